@@ -1,0 +1,51 @@
+"""Reference preprocessing with Pillow and torchvision, for the Go tests.
+
+Reads a JSON list of jobs on stdin; for each writes the 8-bit RGB pixels the
+model would see (and, for torchvision jobs, the normalized float32 tensor) to
+the given output paths. Run with Debian's /usr/bin/python3.
+"""
+import json
+import sys
+
+import numpy as np
+from PIL import Image, ImageOps
+
+
+def load(path):
+    im = Image.open(path)
+    im = ImageOps.exif_transpose(im)
+    if im.mode in ("RGBA", "LA") or (im.mode == "P" and "transparency" in im.info):
+        im = im.convert("RGBA")
+        bg = Image.new("RGBA", im.size, (255, 255, 255, 255))
+        bg.paste(im, mask=im.split()[3])
+        im = bg
+    return im.convert("RGB")
+
+
+def main():
+    jobs = json.load(sys.stdin)
+    for job in jobs:
+        im = load(job["path"])
+        if job["policy"] == "squash":
+            out = im.resize((job["width"], job["height"]), Image.BILINEAR)
+        elif job["policy"] == "crop":
+            from torchvision import transforms
+            t = transforms.Compose([
+                transforms.Resize(job["size"]),
+                transforms.CenterCrop((job["height"], job["width"])),
+            ])
+            out = t(im)
+        else:  # plain resize of the whole image
+            out = im.resize((job["width"], job["height"]), Image.BILINEAR)
+        np.asarray(out, dtype=np.uint8).tofile(job["out"])
+        if job.get("tensor_out"):
+            from torchvision import transforms
+            norm = transforms.Compose([
+                transforms.ToTensor(),
+                transforms.Normalize(job["mean"], job["std"]),
+            ])
+            norm(out).numpy().astype(np.float32).tofile(job["tensor_out"])
+
+
+if __name__ == "__main__":
+    main()
