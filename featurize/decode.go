@@ -33,8 +33,9 @@ type Decoder struct {
 	// any pixel memory is allocated. 0 means DefaultMaxPixels.
 	MaxPixels int64
 	// FastDecode lets large JPEGs decode at a reduced size (libjpeg-turbo
-	// DCT scaling) no smaller than MinW x MinH.
+	// DCT scaling), no smaller than MinSize says for the full size.
 	FastDecode bool
+	MinSize    func(w, h int) (minW, minH int)
 
 	tj    *turbo
 	pix   []uint8
@@ -71,9 +72,8 @@ func Sniff(b []byte) string {
 
 // Decode decodes data to 8-bit RGB with the EXIF orientation applied.
 // Grayscale, CMYK/YCCK, palette, 16-bit and alpha images all become RGB;
-// alpha is composited on white. minW and minH bound the DCT scaling of
-// FastDecode (the size the image is about to be resized to).
-func (d *Decoder) Decode(data []byte, minW, minH int) (*RGB, error) {
+// alpha is composited on white.
+func (d *Decoder) Decode(data []byte) (*RGB, error) {
 	format := Sniff(data)
 	var img *RGB
 	var err error
@@ -84,7 +84,7 @@ func (d *Decoder) Decode(data []byte, minW, minH int) (*RGB, error) {
 		}
 		return nil, errors.New("unknown image format (not JPEG, PNG, GIF, BMP, WebP or TIFF)")
 	case "jpeg":
-		img, err = d.decodeJPEG(data, minW, minH)
+		img, err = d.decodeJPEG(data)
 	default:
 		img, err = d.decodeStd(data, format)
 	}
@@ -109,7 +109,7 @@ func (d *Decoder) checkSize(w, h int) error {
 	return nil
 }
 
-func (d *Decoder) decodeJPEG(data []byte, minW, minH int) (*RGB, error) {
+func (d *Decoder) decodeJPEG(data []byte) (*RGB, error) {
 	if d.tj == nil {
 		tj, err := newTurbo()
 		if err != nil {
@@ -125,7 +125,8 @@ func (d *Decoder) decodeJPEG(data []byte, minW, minH int) (*RGB, error) {
 		return nil, err
 	}
 	w, h := hdr.w, hdr.h
-	if d.FastDecode && minW > 0 && minH > 0 {
+	if d.FastDecode && d.MinSize != nil {
+		minW, minH := d.MinSize(hdr.w, hdr.h)
 		w, h = scaledSize(hdr.w, hdr.h, minW, minH)
 	}
 	if hdr.colorspace == tjcsCMYK || hdr.colorspace == tjcsYCCK {

@@ -42,11 +42,13 @@ func NewPreprocessor(p backbones.Preprocessing) *Preprocessor {
 	return pp
 }
 
-// MinDecodeSize is the smallest decoded size that keeps the resize a
-// downscale; the fast JPEG path decodes no smaller than this.
+// MinDecodeSize is the smallest decoded size of a w x h image that keeps
+// the resize a downscale; the fast JPEG path decodes no smaller than this.
 func (pp *Preprocessor) MinDecodeSize(w, h int) (int, int) {
 	if pp.p.Resize.Policy == "squash" {
-		return pp.outW, pp.outH
+		// Either side may end up as the width after EXIF rotation.
+		m := max(pp.outW, pp.outH)
+		return m, m
 	}
 	s := pp.p.Resize.Size
 	if w <= h {

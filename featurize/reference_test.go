@@ -161,7 +161,7 @@ func decodeFile(t *testing.T, d *Decoder, path string) *RGB {
 	if err != nil {
 		t.Fatal(err)
 	}
-	img, err := d.Decode(data, 0, 0)
+	img, err := d.Decode(data)
 	if err != nil {
 		t.Fatalf("%s: %v", path, err)
 	}

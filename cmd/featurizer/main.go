@@ -1,0 +1,335 @@
+// Command featurizer turns images into feature vectors with pretrained
+// backbones on ONNX Runtime, and predicts classes with their classifiers.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/featurizer/featurizer/backbones"
+	"github.com/featurizer/featurizer/internal/version"
+	"github.com/featurizer/featurizer/jobs"
+)
+
+// Exit codes, decided here and nowhere else.
+const (
+	exitOK          = 0
+	exitFailure     = 1   // the job failed while running
+	exitUsage       = 2   // bad flags or configuration
+	exitInterrupted = 130 // stopped by Ctrl-C or SIGTERM
+)
+
+const usage = `featurizer turns images into feature vectors with pretrained backbones
+(InceptionV3, ResNet-50, MobileNetV2, ... or your own ONNX model) on ONNX Runtime.
+
+Usage:
+  featurizer featurize --backbone NAME --input DIR|MANIFEST --output DIR [flags]
+  featurizer predict   --backbone NAME --input DIR|MANIFEST --output DIR [--top-k 5]
+  featurizer backbones [--models-dir DIR]
+  featurizer version
+
+Commands:
+  featurize   write a Parquet feature table (path, label, label_index, features)
+  predict     classify images with the backbone's own classifier (ImageNet)
+  backbones   list the built-in backbones and whether their weights are present
+  version     print the featurizer, ONNX Runtime and Go versions
+
+Input is a directory (labels are the first-level folders: class/*.jpg) or a
+CSV/Parquet manifest with a path column and an optional label column.
+
+Run 'featurizer COMMAND --help' for the flags of a command.
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr *os.File) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return exitUsage
+	}
+	ctx, stop := signalContext(stderr)
+	defer stop()
+	var err error
+	switch args[0] {
+	case "featurize":
+		err = cmdJob(ctx, "featurize", args[1:], stdout, stderr)
+	case "predict":
+		err = cmdJob(ctx, "predict", args[1:], stdout, stderr)
+	case "backbones":
+		err = cmdBackbones(args[1:], stdout)
+	case "version":
+		err = cmdVersion(args[1:], stdout)
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(stdout, usage)
+		return exitOK
+	default:
+		fmt.Fprintf(stderr, "featurizer: unknown command %q (expected featurize, predict, backbones or version)\n", args[0])
+		return exitUsage
+	}
+	return exitCode(err, stderr)
+}
+
+// usageError is a bad command line.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+// exitCode prints err as one line and maps it to the process exit code.
+func exitCode(err error, stderr io.Writer) int {
+	if err == nil {
+		return exitOK
+	}
+	if errors.Is(err, flag.ErrHelp) {
+		return exitOK
+	}
+	if errors.Is(err, context.Canceled) {
+		fmt.Fprintln(stderr, "featurizer: stopped; committed part files were kept, no partial file was left")
+		return exitInterrupted
+	}
+	fmt.Fprintf(stderr, "featurizer: %v\n", err)
+	var ue *usageError
+	var ce *jobs.ConfigError
+	if errors.As(err, &ue) || errors.As(err, &ce) {
+		return exitUsage
+	}
+	return exitFailure
+}
+
+// signalContext is cancelled by the first SIGINT/SIGTERM: the job stops
+// after the running batch. A second signal exits at once.
+func signalContext(stderr io.Writer) (context.Context, func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	ch := make(chan os.Signal, 2)
+	signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		n := 0
+		for range ch {
+			n++
+			if n == 1 {
+				fmt.Fprintln(stderr, "\nfeaturizer: stopping after the current batch (signal again to quit now)")
+				cancel()
+				continue
+			}
+			os.Exit(exitInterrupted)
+		}
+	}()
+	return ctx, func() { signal.Stop(ch); cancel() }
+}
+
+type jobFlags struct {
+	fs       *flag.FlagSet
+	common   jobs.Common
+	topK     int
+	progress string
+	quiet    bool
+}
+
+func newJobFlags(name string) *jobFlags {
+	f := &jobFlags{fs: flag.NewFlagSet(name, flag.ContinueOnError)}
+	fs, c := f.fs, &f.common
+	fs.StringVar(&c.Backbone, "backbone", "", "catalog name (see 'featurizer backbones') or path of an .onnx file (with --spec)")
+	fs.StringVar(&c.Spec, "spec", "", "YAML spec of a model outside the catalog: input, preprocessing, feature tap")
+	fs.StringVar(&c.Input, "input", "", "directory of images (class/*.jpg) or a .csv/.parquet manifest with a path column")
+	fs.StringVar(&c.Output, "output", "", "output directory for the Parquet part files")
+	fs.BoolVar(&c.Overwrite, "overwrite", false, "replace a table already in --output")
+	fs.StringVar(&c.ModelsDir, "models-dir", backbones.DefaultModelsDir(), "directory of model weights (env FEATURIZER_MODELS)")
+	fs.BoolVar(&c.Offline, "offline", false, "never download missing weights")
+	fs.StringVar(&c.ORTLib, "ort-lib", "", "path of libonnxruntime.so (default: env FEATURIZER_ORT_LIB, then the make setup cache)")
+	fs.IntVar(&c.BatchSize, "batch-size", 32, "images per inference call")
+	fs.IntVar(&c.Workers, "workers", runtime.NumCPU(), "image decoding goroutines")
+	fs.IntVar(&c.Threads, "threads", runtime.NumCPU(), "ONNX Runtime intra-op threads")
+	fs.Int64Var(&c.MaxPixels, "max-pixels", 178956970, "reject images with more pixels than this, before decoding")
+	fs.Int64Var(&c.MaxBytes, "max-bytes", 256<<20, "reject files larger than this many bytes, unread")
+	fs.BoolVar(&c.FastDecode, "fast-decode", false, "decode large JPEGs at a reduced size (faster, no longer bit-exact with PIL)")
+	fs.IntVar(&c.RowsPerPart, "rows-per-part", 10000, "inputs per Parquet part file")
+	fs.StringVar(&f.progress, "progress", "auto", "auto (a bar on a terminal, timestamped lines otherwise), bar, log or none")
+	fs.BoolVar(&f.quiet, "quiet", false, "print only errors and the final summary line")
+	if name == "predict" {
+		fs.IntVar(&f.topK, "top-k", 5, "classes kept per image, best first")
+	}
+	return f
+}
+
+func (f *jobFlags) parse(args []string, stderr io.Writer) error {
+	f.fs.SetOutput(io.Discard)
+	f.fs.Usage = func() {}
+	if err := f.fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			f.fs.SetOutput(stderr)
+			fmt.Fprintf(stderr, "Usage: featurizer %s --backbone NAME --input DIR|MANIFEST --output DIR [flags]\n\nFlags:\n", f.fs.Name())
+			f.fs.PrintDefaults()
+			return flag.ErrHelp
+		}
+		return &usageError{fmt.Sprintf("%s: %v (see 'featurizer %s --help')", f.fs.Name(), err, f.fs.Name())}
+	}
+	if f.fs.NArg() > 0 {
+		return &usageError{fmt.Sprintf("%s: unexpected argument %q; inputs and outputs are given with --input and --output", f.fs.Name(), f.fs.Arg(0))}
+	}
+	c := &f.common
+	positive := []struct {
+		name string
+		v    int64
+	}{{"batch-size", int64(c.BatchSize)}, {"workers", int64(c.Workers)}, {"threads", int64(c.Threads)},
+		{"max-pixels", c.MaxPixels}, {"max-bytes", c.MaxBytes}, {"rows-per-part", int64(c.RowsPerPart)}}
+	if f.fs.Name() == "predict" {
+		positive = append(positive, struct {
+			name string
+			v    int64
+		}{"top-k", int64(f.topK)})
+	}
+	for _, p := range positive {
+		if p.v <= 0 {
+			return &usageError{fmt.Sprintf("--%s: expected a positive integer, got %d", p.name, p.v)}
+		}
+	}
+	switch f.progress {
+	case "auto", "bar", "log", "none":
+	default:
+		return &usageError{fmt.Sprintf("--progress: expected auto, bar, log or none, got %q", f.progress)}
+	}
+	for _, req := range []struct{ name, v string }{{"input", c.Input}, {"output", c.Output}} {
+		if req.v == "" {
+			return &usageError{fmt.Sprintf("--%s is required (see 'featurizer %s --help')", req.name, f.fs.Name())}
+		}
+	}
+	if c.Backbone == "" && c.Spec == "" {
+		return &usageError{fmt.Sprintf("--backbone is required: a catalog name such as mobilenetv2 (see 'featurizer backbones') or an .onnx file with --spec")}
+	}
+	return nil
+}
+
+func cmdJob(ctx context.Context, name string, args []string, stdout, stderr *os.File) error {
+	f := newJobFlags(name)
+	if err := f.parse(args, stderr); err != nil {
+		return err
+	}
+	c := f.common
+	logf := func(msg string) {
+		if !f.quiet {
+			fmt.Fprintf(stderr, "%s %s\n", time.Now().UTC().Format(time.RFC3339), msg)
+		}
+	}
+	c.Note = logf
+	mode := f.progress
+	if f.quiet {
+		mode = "none"
+	}
+	prog := newProgress(stderr, mode)
+	c.Progress = prog
+	logf(fmt.Sprintf("%s: backbone %s, input %s, output %s", name, nonEmpty(c.Backbone, c.Spec), c.Input, c.Output))
+	var sum *jobs.Summary
+	var err error
+	if name == "predict" {
+		sum, err = jobs.Predict(ctx, jobs.PredictConfig{Common: c, TopK: f.topK})
+	} else {
+		sum, err = jobs.Featurize(ctx, jobs.FeaturizeConfig{Common: c})
+	}
+	prog.Finish()
+	if sum != nil {
+		fmt.Fprintln(stdout, summaryLine(sum, err))
+	}
+	return err
+}
+
+func nonEmpty(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+func summaryLine(s *jobs.Summary, err error) string {
+	state := "done"
+	if err != nil {
+		state = "stopped"
+	}
+	var stages []string
+	for _, st := range []string{"read", "decode", "preprocess", "infer"} {
+		if n := s.RejectedByStage[st]; n > 0 {
+			stages = append(stages, fmt.Sprintf("%s %d", st, n))
+		}
+	}
+	rej := fmt.Sprintf("%d rejected", s.Rejected)
+	if len(stages) > 0 {
+		rej += " (" + strings.Join(stages, ", ") + ")"
+	}
+	line := fmt.Sprintf("%s %s: %d images -> %d rows, %s, %d non-image files skipped, in %.1fs (%.1f img/s) -> %s",
+		s.Command, state, s.Inputs, s.Rows, rej, s.Skipped, s.WallSeconds, s.ImagesPerSecond, s.Output)
+	return line
+}
+
+func cmdBackbones(args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("backbones", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	dir := fs.String("models-dir", backbones.DefaultModelsDir(), "directory of model weights (env FEATURIZER_MODELS)")
+	asJSON := fs.Bool("json", false, "print the full catalog as JSON")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(stdout, "Usage: featurizer backbones [--models-dir DIR] [--json]")
+			return flag.ErrHelp
+		}
+		return &usageError{fmt.Sprintf("backbones: %v", err)}
+	}
+	cat := backbones.Catalog()
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(cat)
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tALIASES\tDIM\tINPUT\tRESIZE\tNORMALIZE\tWEIGHTS")
+	for _, s := range cat {
+		resize := "squash"
+		if s.Resize.Policy == "crop" {
+			resize = fmt.Sprintf("crop %d", s.Resize.Size)
+		}
+		n := s.Normalize
+		norm := fmt.Sprintf("/%g -%v /%v", n.Scale, n.Mean, n.Std)
+		weights := "missing: "
+		if _, err := os.Stat(dirJoin(*dir, s.File)); err == nil {
+			weights = "present"
+		} else if s.URL != "" {
+			weights += "downloads on first use"
+		} else {
+			weights += "export it (see --json: export)"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s %dx%d %s\t%s\t%s\t%s\n", s.Name, strings.Join(s.Aliases, ","), s.Features.Dim,
+			s.Input.Layout, s.Input.Size[0], s.Input.Size[1], s.Input.Color, resize, norm, weights)
+	}
+	tw.Flush()
+	fmt.Fprintf(stdout, "\nmodels directory: %s\n", *dir)
+	return nil
+}
+
+func dirJoin(dir, file string) string { return strings.TrimRight(dir, "/") + "/" + file }
+
+func cmdVersion(args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("version", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	lib := fs.String("ort-lib", "", "path of libonnxruntime.so")
+	if err := fs.Parse(args); err != nil {
+		return &usageError{fmt.Sprintf("version: %v", err)}
+	}
+	fmt.Fprintf(stdout, "featurizer %s\n", version.Tool())
+	if err := backbones.InitRuntime(*lib); err != nil {
+		fmt.Fprintf(stdout, "onnxruntime not loaded: %v\n", err)
+	} else {
+		v, p, _ := backbones.RuntimeInfo()
+		fmt.Fprintf(stdout, "onnxruntime %s (%s; pinned %s)\n", v, p, backbones.ORTVersion)
+	}
+	fmt.Fprintf(stdout, "go %s %s/%s\n", version.Go(), runtime.GOOS, runtime.GOARCH)
+	return nil
+}

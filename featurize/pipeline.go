@@ -1,0 +1,455 @@
+// Package featurize turns images into feature rows: decoding (libjpeg-turbo
+// for JPEG, the standard library for the rest), preprocessing that matches
+// PIL and torchvision bit for bit, and the concurrent pipeline that feeds
+// ONNX Runtime.
+package featurize
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/featurizer/featurizer/backbones"
+	"github.com/featurizer/featurizer/inputs"
+	"github.com/featurizer/featurizer/storage"
+	"golang.org/x/sync/errgroup"
+)
+
+// Stages an input can fail at; the rejects table records them.
+const (
+	StageRead       = "read"
+	StageDecode     = "decode"
+	StagePreprocess = "preprocess"
+	StageInfer      = "infer"
+)
+
+// Runner runs a model on a batch; *backbones.Engine is one.
+type Runner interface {
+	SampleSize() int
+	FeatureDim() int
+	NumClasses() int
+	Run(input []float32, n int, feats, logits []float32) error
+}
+
+// Walker streams the input items in order; *inputs.Source is one.
+type Walker interface {
+	Walk(ctx context.Context, fn func(inputs.Item) error) error
+}
+
+// Reject says why an input produced no row.
+type Reject struct {
+	Stage string
+	Err   string
+}
+
+// Result is the outcome for one input.
+type Result struct {
+	Item inputs.Item
+	// Features and Logits are views into the batch, valid during Sink.Write.
+	Features []float32
+	Logits   []float32
+	Reject   *Reject
+}
+
+// Sink receives results in input order, a batch at a time.
+type Sink interface {
+	Write(results []Result) error
+}
+
+// Progress hears about the run; the pipeline never prints.
+type Progress interface {
+	// Total is called once the listing is complete.
+	Total(n int64)
+	// Update is called after each batch with cumulative counts.
+	Update(done, rejected int64)
+}
+
+// Options tune the pipeline. The zero value picks sensible defaults.
+type Options struct {
+	BatchSize  int   // images per inference call; default 32
+	Workers    int   // decode workers; default one per core
+	MaxPixels  int64 // see Decoder.MaxPixels
+	MaxBytes   int64 // files larger than this are rejected unread; default 256 MiB
+	FastDecode bool  // see Decoder.FastDecode
+	Store      storage.Store
+	Progress   Progress
+}
+
+// DefaultMaxBytes is the default per-file size limit.
+const DefaultMaxBytes = 256 << 20
+
+// Stats describe a finished (or stopped) run. Stage times are summed over
+// the goroutines doing that stage, so they can exceed the wall time.
+type Stats struct {
+	Inputs     int64            `json:"inputs"`
+	Rows       int64            `json:"rows"`
+	Rejected   int64            `json:"rejected"`
+	ByStage    map[string]int64 `json:"rejected_by_stage"`
+	Batches    int64            `json:"batches"`
+	BytesRead  int64            `json:"bytes_read"`
+	Wall       time.Duration    `json:"-"`
+	WallSec    float64          `json:"wall_seconds"`
+	ImgPerSec  float64          `json:"images_per_second"`
+	StageSec   map[string]float64
+	ReadNs     int64 `json:"-"`
+	DecodeNs   int64 `json:"-"`
+	PrepNs     int64 `json:"-"`
+	InferNs    int64 `json:"-"`
+	WriteNs    int64 `json:"-"`
+	WaitDataNs int64 `json:"-"` // inference waiting for a full batch
+}
+
+type job struct {
+	item inputs.Item
+	slot []float32
+}
+
+type decoded struct {
+	item   inputs.Item
+	slot   []float32 // nil for a reject
+	reject *Reject
+}
+
+type batch struct {
+	input   []float32
+	results []Result
+	slotOf  []int // index in results -> row in the input tensor, -1 for rejects
+	n       int   // images in the tensor
+	feats   []float32
+	logits  []float32
+}
+
+// Run featurizes every item of src with eng and hands the results to sink
+// in input order. It stops between batches when ctx is cancelled: an
+// inference call in flight always completes.
+func Run(ctx context.Context, src Walker, eng Runner, pre backbones.Preprocessing, sink Sink, o Options) (*Stats, error) {
+	if o.BatchSize <= 0 {
+		o.BatchSize = 32
+	}
+	if o.Workers <= 0 {
+		o.Workers = runtime.NumCPU()
+	}
+	if o.MaxBytes == 0 {
+		o.MaxBytes = DefaultMaxBytes
+	}
+	if o.Store == nil {
+		o.Store = storage.Local{}
+	}
+	sample := eng.SampleSize()
+	st := &Stats{ByStage: map[string]int64{}}
+	start := time.Now()
+
+	g, ctx := errgroup.WithContext(ctx)
+	// Slots hold one preprocessed image. The lister takes a slot before it
+	// hands out a job, in input order, so the image the batcher waits for
+	// always has one: the reorder buffer can never starve it.
+	nslots := 2*o.BatchSize + 2*o.Workers
+	slots := make(chan []float32, nslots)
+	for i := 0; i < nslots; i++ {
+		slots <- make([]float32, sample)
+	}
+	jobs := make(chan job, o.Workers)
+	decodedCh := make(chan decoded, o.Workers)
+	toInfer := make(chan *batch, 1)
+	toWrite := make(chan *batch, 1)
+	free := make(chan *batch, 3)
+	for i := 0; i < 3; i++ {
+		free <- &batch{
+			input:  make([]float32, o.BatchSize*sample),
+			feats:  make([]float32, o.BatchSize*eng.FeatureDim()),
+			logits: make([]float32, o.BatchSize*eng.NumClasses()),
+		}
+	}
+
+	// Lister.
+	g.Go(func() error {
+		defer close(jobs)
+		var n int64
+		err := src.Walk(ctx, func(it inputs.Item) error {
+			var s []float32
+			select {
+			case s = <-slots:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			select {
+			case jobs <- job{item: it, slot: s}:
+				n++
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		})
+		if err != nil {
+			return fmt.Errorf("list inputs: %w", err)
+		}
+		atomic.StoreInt64(&st.Inputs, n)
+		if o.Progress != nil {
+			o.Progress.Total(n)
+		}
+		return nil
+	})
+
+	// Decode workers.
+	var wg sync.WaitGroup
+	for w := 0; w < o.Workers; w++ {
+		wg.Add(1)
+		g.Go(func() error {
+			defer wg.Done()
+			pp := NewPreprocessor(pre)
+			d := &Decoder{MaxPixels: o.MaxPixels, FastDecode: o.FastDecode, MinSize: pp.MinDecodeSize}
+			defer d.Close()
+			for j := range jobs {
+				out := decoded{item: j.item, slot: j.slot}
+				if rej := prepare(ctx, o.Store, d, pp, j, o.MaxBytes, st); rej != nil {
+					slots <- j.slot // never blocks: the slot came from this pool
+					out.slot, out.reject = nil, rej
+				}
+				select {
+				case decodedCh <- out:
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+			}
+			return nil
+		})
+	}
+	go func() { wg.Wait(); close(decodedCh) }()
+
+	// Batcher: restores input order and fills batches.
+	g.Go(func() error {
+		defer close(toInfer)
+		pending := map[int64]decoded{}
+		var next int64
+		var cur *batch
+		emit := func() error {
+			if cur == nil {
+				return nil
+			}
+			select {
+			case toInfer <- cur:
+				cur = nil
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		for d := range decodedCh {
+			pending[d.item.Seq] = d
+			for {
+				d, ok := pending[next]
+				if !ok {
+					break
+				}
+				delete(pending, next)
+				next++
+				if cur == nil {
+					select {
+					case cur = <-free:
+					case <-ctx.Done():
+						return ctx.Err()
+					}
+					cur.results, cur.slotOf, cur.n = cur.results[:0], cur.slotOf[:0], 0
+				}
+				r := Result{Item: d.item, Reject: d.reject}
+				row := -1
+				if d.reject == nil {
+					row = cur.n
+					copy(cur.input[row*sample:(row+1)*sample], d.slot)
+					slots <- d.slot
+					cur.n++
+				}
+				cur.results = append(cur.results, r)
+				cur.slotOf = append(cur.slotOf, row)
+				if cur.n == o.BatchSize {
+					if err := emit(); err != nil {
+						return err
+					}
+				}
+			}
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if len(pending) > 0 {
+			return fmt.Errorf("pipeline: %d results out of order after the input ended", len(pending))
+		}
+		return emit()
+	})
+
+	// Inference: one session, batches in order.
+	g.Go(func() error {
+		defer close(toWrite)
+		fd, nc := eng.FeatureDim(), eng.NumClasses()
+		for {
+			t0 := time.Now()
+			var b *batch
+			var ok bool
+			select {
+			case b, ok = <-toInfer:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			if !ok {
+				return nil
+			}
+			st.WaitDataNs += int64(time.Since(t0))
+			// Between batches is the only place a stop is honoured.
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			t1 := time.Now()
+			if err := infer(eng, b, sample, fd, nc); err != nil {
+				return err
+			}
+			st.InferNs += int64(time.Since(t1))
+			st.Batches++
+			select {
+			case toWrite <- b:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+	})
+
+	// Writer.
+	g.Go(func() error {
+		for b := range toWrite {
+			t0 := time.Now()
+			if err := sink.Write(b.results); err != nil {
+				return fmt.Errorf("write: %w", err)
+			}
+			st.WriteNs += int64(time.Since(t0))
+			for _, r := range b.results {
+				if r.Reject != nil {
+					st.Rejected++
+					st.ByStage[r.Reject.Stage]++
+				} else {
+					st.Rows++
+				}
+			}
+			if o.Progress != nil {
+				o.Progress.Update(st.Rows+st.Rejected, st.Rejected)
+			}
+			for i := range b.results {
+				b.results[i] = Result{} // drop references to the batch
+			}
+			free <- b
+		}
+		return nil
+	})
+
+	err := g.Wait()
+	st.Wall = time.Since(start)
+	st.finish()
+	return st, err
+}
+
+func (st *Stats) finish() {
+	st.WallSec = st.Wall.Seconds()
+	if st.WallSec > 0 {
+		st.ImgPerSec = float64(st.Rows) / st.WallSec
+	}
+	st.StageSec = map[string]float64{
+		"read":            time.Duration(st.ReadNs).Seconds(),
+		"decode":          time.Duration(st.DecodeNs).Seconds(),
+		"preprocess":      time.Duration(st.PrepNs).Seconds(),
+		"infer":           time.Duration(st.InferNs).Seconds(),
+		"write":           time.Duration(st.WriteNs).Seconds(),
+		"infer_wait_data": time.Duration(st.WaitDataNs).Seconds(),
+	}
+}
+
+// prepare reads, decodes and preprocesses one image into j.slot.
+func prepare(ctx context.Context, store storage.Store, d *Decoder, pp *Preprocessor, j job, maxBytes int64, st *Stats) *Reject {
+	t0 := time.Now()
+	data, err := store.ReadFile(ctx, j.item.Open, maxBytes)
+	t1 := time.Now()
+	atomic.AddInt64(&st.ReadNs, int64(t1.Sub(t0)))
+	if err != nil {
+		return &Reject{Stage: StageRead, Err: err.Error()}
+	}
+	atomic.AddInt64(&st.BytesRead, int64(len(data)))
+	var img *RGB
+	err = catch(func() error {
+		var err error
+		img, err = d.Decode(data)
+		return err
+	})
+	t2 := time.Now()
+	atomic.AddInt64(&st.DecodeNs, int64(t2.Sub(t1)))
+	if err != nil {
+		return &Reject{Stage: StageDecode, Err: err.Error()}
+	}
+	err = catch(func() error { return pp.Apply(img, j.slot) })
+	atomic.AddInt64(&st.PrepNs, int64(time.Since(t2)))
+	if err != nil {
+		return &Reject{Stage: StagePreprocess, Err: err.Error()}
+	}
+	return nil
+}
+
+// catch turns a panic in a pure-Go decoder into an error: one bad file must
+// not take the job down.
+func catch(f func() error) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("decoder panic: %v", r)
+		}
+	}()
+	return f()
+}
+
+// infer runs a batch. When the batch fails as a whole, each image is run
+// alone so that only the culprits become rejects. Non-finite outputs are
+// rejects too: a NaN feature row would poison training silently.
+func infer(eng Runner, b *batch, sample, fd, nc int) error {
+	if b.n == 0 {
+		return nil
+	}
+	bad := make([]string, b.n)
+	if err := eng.Run(b.input, b.n, b.feats, b.logits); err != nil {
+		ok := 0
+		for i := 0; i < b.n; i++ {
+			in := b.input[i*sample : (i+1)*sample]
+			if e := eng.Run(in, 1, b.feats[i*fd:(i+1)*fd], b.logits[i*nc:(i+1)*nc]); e != nil {
+				bad[i] = e.Error()
+			} else {
+				ok++
+			}
+		}
+		if ok == 0 && b.n > 1 {
+			return fmt.Errorf("inference fails on every image: %w", err)
+		}
+	}
+	for i, row := range b.slotOf {
+		if row < 0 {
+			continue
+		}
+		r := &b.results[i]
+		if bad[row] != "" {
+			r.Reject = &Reject{Stage: StageInfer, Err: bad[row]}
+			continue
+		}
+		r.Features = b.feats[row*fd : (row+1)*fd]
+		r.Logits = b.logits[row*nc : (row+1)*nc]
+		if !finite(r.Features) || !finite(r.Logits) {
+			r.Features, r.Logits = nil, nil
+			r.Reject = &Reject{Stage: StageInfer, Err: "model output has NaN or infinite values"}
+		}
+	}
+	return nil
+}
+
+func finite(v []float32) bool {
+	for _, x := range v {
+		if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
+			return false
+		}
+	}
+	return true
+}

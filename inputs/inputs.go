@@ -1,0 +1,276 @@
+// Package inputs turns what the user points at (a directory tree of images
+// or a manifest table) into a stream of images with their labels.
+package inputs
+
+import (
+	"context"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/featurizer/featurizer/storage"
+	"github.com/parquet-go/parquet-go"
+)
+
+// Item is one image to process.
+type Item struct {
+	Seq   int64  // position in the input order, from 0
+	Path  string // the path recorded in the output row
+	Open  string // the path to read
+	Label string
+	// HasLabel is false for unlabelled inputs (label null in the output).
+	HasLabel bool
+}
+
+// Source is an opened input.
+type Source struct {
+	Kind     string   // "directory" or "manifest"
+	Location string   // as given
+	Labels   []string // sorted; label_index is the position here
+
+	store storage.Store
+	walk  func(ctx context.Context, fn func(Item) error) error
+	// Skipped counts files of a directory that are not images by their
+	// extension (or are hidden); they are listed in SkippedExamples.
+	Skipped         int64
+	SkippedExamples []string
+}
+
+// ImageExtensions are the file extensions read from directories.
+var ImageExtensions = []string{".jpg", ".jpeg", ".png", ".gif", ".bmp", ".webp", ".tif", ".tiff"}
+
+// Open inspects location: a directory is walked, a .csv or .parquet file is
+// a manifest with a path column and an optional label column.
+func Open(ctx context.Context, store storage.Store, location string) (*Source, error) {
+	if store == nil {
+		store = storage.Local{}
+	}
+	isDir, err := store.IsDir(ctx, location)
+	if err != nil {
+		return nil, fmt.Errorf("open input: %w", err)
+	}
+	if isDir {
+		return openDir(ctx, store, location)
+	}
+	switch strings.ToLower(filepath.Ext(location)) {
+	case ".csv":
+		return openCSV(ctx, store, location)
+	case ".parquet":
+		return openParquet(ctx, store, location)
+	}
+	return nil, fmt.Errorf("open input: %s is neither a directory nor a manifest (.csv or .parquet with a path column)", location)
+}
+
+// Walk calls fn for each item in order. It stops at the first error.
+func (s *Source) Walk(ctx context.Context, fn func(Item) error) error { return s.walk(ctx, fn) }
+
+// LabelIndex returns the index of label in Labels.
+func (s *Source) LabelIndex(label string) int32 {
+	return int32(sort.SearchStrings(s.Labels, label))
+}
+
+func isImage(name string) bool {
+	ext := strings.ToLower(filepath.Ext(name))
+	for _, e := range ImageExtensions {
+		if ext == e {
+			return true
+		}
+	}
+	return false
+}
+
+func openDir(ctx context.Context, store storage.Store, root string) (*Source, error) {
+	abs, err := filepath.Abs(root)
+	if err != nil {
+		return nil, err
+	}
+	ents, err := os.ReadDir(abs)
+	if err != nil {
+		return nil, fmt.Errorf("open input: %w", err)
+	}
+	// Labels are the first-level folders: class/*.jpg.
+	var labels []string
+	for _, e := range ents {
+		if e.IsDir() && !strings.HasPrefix(e.Name(), ".") {
+			labels = append(labels, e.Name())
+		}
+	}
+	sort.Strings(labels)
+	s := &Source{Kind: "directory", Location: root, Labels: labels, store: store}
+	s.walk = func(ctx context.Context, fn func(Item) error) error {
+		var seq int64
+		s.Skipped, s.SkippedExamples = 0, nil
+		return store.Walk(ctx, abs, func(e storage.Entry) error {
+			hidden := strings.HasPrefix(e.Rel, ".") || strings.Contains(e.Rel, "/.")
+			if hidden || !isImage(e.Rel) {
+				s.Skipped++
+				if len(s.SkippedExamples) < 10 {
+					s.SkippedExamples = append(s.SkippedExamples, e.Rel)
+				}
+				return nil
+			}
+			it := Item{Seq: seq, Path: e.Path, Open: e.Path}
+			if first, _, nested := strings.Cut(e.Rel, "/"); nested {
+				it.Label, it.HasLabel = first, true
+			}
+			seq++
+			return fn(it)
+		})
+	}
+	return s, nil
+}
+
+// resolve makes a manifest path relative to the manifest's directory.
+func resolve(manifest, p string) string {
+	if filepath.IsAbs(p) || strings.Contains(p, "://") {
+		return p
+	}
+	return filepath.Join(filepath.Dir(manifest), p)
+}
+
+func openCSV(ctx context.Context, store storage.Store, location string) (*Source, error) {
+	read := func(fn func(path, label string, hasLabel bool, line int) error) error {
+		f, err := store.Open(ctx, location)
+		if err != nil {
+			return fmt.Errorf("open manifest: %w", err)
+		}
+		defer f.Close()
+		r := csv.NewReader(f)
+		r.ReuseRecord = true
+		header, err := r.Read()
+		if err != nil {
+			return fmt.Errorf("manifest %s: read header: %w", location, err)
+		}
+		pathCol, labelCol := -1, -1
+		for i, h := range header {
+			switch strings.TrimSpace(strings.TrimPrefix(h, "\ufeff")) {
+			case "path":
+				pathCol = i
+			case "label":
+				labelCol = i
+			}
+		}
+		if pathCol < 0 {
+			return fmt.Errorf("manifest %s: no \"path\" column in the header %q", location, strings.Join(header, ","))
+		}
+		for line := 2; ; line++ {
+			rec, err := r.Read()
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			if err != nil {
+				return fmt.Errorf("manifest %s: %w", location, err)
+			}
+			p := rec[pathCol]
+			if p == "" {
+				return fmt.Errorf("manifest %s line %d: empty path", location, line)
+			}
+			label, has := "", false
+			if labelCol >= 0 && rec[labelCol] != "" {
+				label, has = rec[labelCol], true
+			}
+			if err := fn(p, label, has, line); err != nil {
+				return err
+			}
+		}
+	}
+	return openManifest(ctx, store, location, read)
+}
+
+type manifestRow struct {
+	Path  *string `parquet:"path,optional"`
+	Label *string `parquet:"label,optional"`
+}
+
+func openParquet(ctx context.Context, store storage.Store, location string) (*Source, error) {
+	read := func(fn func(path, label string, hasLabel bool, line int) error) error {
+		f, err := os.Open(location)
+		if err != nil {
+			return fmt.Errorf("open manifest: %w", err)
+		}
+		defer f.Close()
+		st, err := f.Stat()
+		if err != nil {
+			return err
+		}
+		pf, err := parquet.OpenFile(f, st.Size())
+		if err != nil {
+			return fmt.Errorf("manifest %s: %w", location, err)
+		}
+		if _, ok := pf.Schema().Lookup("path"); !ok {
+			return fmt.Errorf("manifest %s: no \"path\" column (columns: %s)", location, columnNames(pf.Schema()))
+		}
+		r := parquet.NewGenericReader[manifestRow](f)
+		defer r.Close()
+		buf := make([]manifestRow, 256)
+		row := 0
+		for {
+			n, err := r.Read(buf)
+			for _, m := range buf[:n] {
+				row++
+				if m.Path == nil || *m.Path == "" {
+					return fmt.Errorf("manifest %s row %d: empty path", location, row)
+				}
+				label, has := "", false
+				if m.Label != nil && *m.Label != "" {
+					label, has = *m.Label, true
+				}
+				if err := fn(*m.Path, label, has, row); err != nil {
+					return err
+				}
+			}
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			if err != nil {
+				return fmt.Errorf("manifest %s: %w", location, err)
+			}
+		}
+	}
+	return openManifest(ctx, store, location, read)
+}
+
+func columnNames(s *parquet.Schema) string {
+	var names []string
+	for _, f := range s.Fields() {
+		names = append(names, f.Name())
+	}
+	return strings.Join(names, ", ")
+}
+
+// openManifest makes a first pass for the label set (label_index needs the
+// sorted labels before the first row is written); the walk is a second pass.
+func openManifest(ctx context.Context, store storage.Store, location string, read func(func(path, label string, has bool, line int) error) error) (*Source, error) {
+	set := map[string]bool{}
+	if err := read(func(_, label string, has bool, _ int) error {
+		if has {
+			set[label] = true
+		}
+		return ctx.Err()
+	}); err != nil {
+		return nil, err
+	}
+	labels := make([]string, 0, len(set))
+	for l := range set {
+		labels = append(labels, l)
+	}
+	sort.Strings(labels)
+	s := &Source{Kind: "manifest", Location: location, Labels: labels, store: store}
+	s.walk = func(ctx context.Context, fn func(Item) error) error {
+		var seq int64
+		return read(func(p, label string, has bool, _ int) error {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			it := Item{Seq: seq, Path: p, Open: resolve(location, p), Label: label, HasLabel: has}
+			seq++
+			return fn(it)
+		})
+	}
+	return s, nil
+}

@@ -1,0 +1,402 @@
+// Package jobs runs whole jobs from a configuration: featurize a set of
+// images into a feature table, or predict classes with a backbone's own
+// classifier. The cmd layer only parses flags into these configs.
+package jobs
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"time"
+
+	"github.com/featurizer/featurizer/backbones"
+	"github.com/featurizer/featurizer/featurize"
+	"github.com/featurizer/featurizer/inputs"
+	"github.com/featurizer/featurizer/internal/version"
+	"github.com/featurizer/featurizer/table"
+)
+
+// Common is what featurize and predict share.
+type Common struct {
+	Backbone  string // catalog name or .onnx path
+	Spec      string // spec file for a model outside the catalog
+	ModelsDir string // default: backbones.DefaultModelsDir()
+	Offline   bool   // never download weights
+	ORTLib    string // ONNX Runtime library; default: found by backbones.FindORTLibrary
+
+	Input     string
+	Output    string
+	Overwrite bool
+
+	BatchSize   int // default 32
+	Workers     int // decode workers; default one per core
+	Threads     int // ONNX Runtime intra-op threads; default one per core
+	MaxPixels   int64
+	MaxBytes    int64
+	FastDecode  bool
+	RowsPerPart int // inputs per part file; default 10000
+
+	Progress featurize.Progress
+	// Note receives one-line messages for the log; nil drops them.
+	Note func(string)
+}
+
+// FeaturizeConfig configures a featurize job.
+type FeaturizeConfig struct {
+	Common
+}
+
+// PredictConfig configures a prediction with the backbone's classifier.
+type PredictConfig struct {
+	Common
+	TopK int // default 5
+}
+
+// Summary is the outcome of a job, written as _summary.json.
+type Summary struct {
+	Command         string             `json:"command"`
+	Backbone        string             `json:"backbone"`
+	Input           string             `json:"input"`
+	Output          string             `json:"output"`
+	Inputs          int64              `json:"inputs"`
+	Rows            int64              `json:"rows"`
+	Rejected        int64              `json:"rejected"`
+	RejectedByStage map[string]int64   `json:"rejected_by_stage"`
+	Skipped         int64              `json:"skipped_non_images"`
+	SkippedExamples []string           `json:"skipped_examples,omitempty"`
+	FeatureDim      int                `json:"feature_dim,omitempty"`
+	BatchSize       int                `json:"batch_size"`
+	Workers         int                `json:"workers"`
+	Threads         int                `json:"threads"`
+	WallSeconds     float64            `json:"wall_seconds"`
+	ImagesPerSecond float64            `json:"images_per_second"`
+	StageSeconds    map[string]float64 `json:"stage_seconds"`
+	Batches         int64              `json:"batches"`
+	BytesRead       int64              `json:"bytes_read"`
+	Started         time.Time          `json:"started"`
+	Finished        time.Time          `json:"finished"`
+}
+
+// Provenance says exactly how a table was made; it is stored in every
+// Parquet footer and in the manifest.
+type Provenance struct {
+	Tool           string                  `json:"tool"`
+	ToolVersion    string                  `json:"tool_version"`
+	Backbone       string                  `json:"backbone"`
+	WeightsFile    string                  `json:"weights_file"`
+	WeightsSHA256  string                  `json:"weights_sha256"`
+	Preprocessing  backbones.Preprocessing `json:"preprocessing"`
+	FeatureTensor  string                  `json:"feature_tensor,omitempty"`
+	FeaturePooling string                  `json:"feature_pooling,omitempty"`
+	FeatureDim     int                     `json:"feature_dim,omitempty"`
+	Labels         []string                `json:"labels"`
+}
+
+// Manifest is written last, as _manifest.json, just before _SUCCESS.
+type Manifest struct {
+	Format      string     `json:"format"`
+	Kind        string     `json:"kind"` // features or predictions
+	Provenance  Provenance `json:"provenance"`
+	Input       string     `json:"input"`
+	Parts       []PartInfo `json:"parts"`
+	RejectParts []PartInfo `json:"reject_parts"`
+	Rows        int64      `json:"rows"`
+	Rejected    int64      `json:"rejected"`
+	Created     time.Time  `json:"created"`
+}
+
+// PartInfo describes one committed part file.
+type PartInfo struct {
+	File string `json:"file"`
+	Rows int    `json:"rows"`
+}
+
+// ManifestFormat versions the table layout.
+const ManifestFormat = "featurizer.table/v1"
+
+// ReadManifest reads the manifest of a complete table.
+func ReadManifest(dir string) (*Manifest, error) {
+	b, err := os.ReadFile(filepath.Join(dir, table.ManifestFile))
+	if err != nil {
+		return nil, err
+	}
+	var m Manifest
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, fmt.Errorf("%s: %w", table.ManifestFile, err)
+	}
+	return &m, nil
+}
+
+func (c *Common) note(format string, args ...any) {
+	if c.Note != nil {
+		c.Note(fmt.Sprintf(format, args...))
+	}
+}
+
+func (c *Common) defaults() {
+	if c.BatchSize <= 0 {
+		c.BatchSize = 32
+	}
+	if c.Workers <= 0 {
+		c.Workers = runtime.NumCPU()
+	}
+	if c.Threads <= 0 {
+		c.Threads = runtime.NumCPU()
+	}
+	if c.RowsPerPart <= 0 {
+		c.RowsPerPart = 10000
+	}
+	if c.ModelsDir == "" {
+		c.ModelsDir = backbones.DefaultModelsDir()
+	}
+}
+
+// ConfigError is a problem with the job's configuration (exit code 2).
+type ConfigError struct{ Err error }
+
+func (e *ConfigError) Error() string { return e.Err.Error() }
+func (e *ConfigError) Unwrap() error { return e.Err }
+
+// setup is the shared front half of a job: backbone, engine, input, output.
+type setup struct {
+	bb     *backbones.Backbone
+	eng    *backbones.Engine
+	src    *inputs.Source
+	prov   Provenance
+	start  time.Time
+	output string
+}
+
+func (c *Common) setup(ctx context.Context, logits, features bool) (*setup, error) {
+	c.defaults()
+	s := &setup{start: time.Now(), output: c.Output}
+	if c.Input == "" {
+		return nil, &ConfigError{errors.New("input: no input given (a directory of images or a .csv/.parquet manifest)")}
+	}
+	if c.Output == "" {
+		return nil, &ConfigError{errors.New("output: no output directory given")}
+	}
+	src, err := inputs.Open(ctx, nil, c.Input)
+	if err != nil {
+		return nil, &ConfigError{err}
+	}
+	s.src = src
+	store := &backbones.Store{Dir: c.ModelsDir, Offline: c.Offline, Note: c.Note}
+	bb, err := backbones.Resolve(ctx, backbones.ResolveOptions{Name: c.Backbone, SpecPath: c.Spec, Store: store})
+	if err != nil {
+		var ce *backbones.ChecksumError
+		if errors.As(err, &ce) {
+			return nil, err
+		}
+		return nil, &ConfigError{err}
+	}
+	s.bb = bb
+	if logits && bb.Spec.Classifier == nil {
+		return nil, &ConfigError{fmt.Errorf("backbone %s has no classifier in its spec; predict needs one", bb.Spec.Name)}
+	}
+	if err := backbones.InitRuntime(c.ORTLib); err != nil {
+		return nil, err
+	}
+	eng, err := backbones.NewEngine(bb, backbones.EngineOptions{Threads: c.Threads, Logits: logits, NoFeatures: !features})
+	if err != nil {
+		return nil, fmt.Errorf("backbone %s: %w", bb.Spec.Name, err)
+	}
+	s.eng = eng
+	if logits && len(bb.Classes) > 0 && len(bb.Classes) != eng.NumClasses() {
+		eng.Close()
+		return nil, &ConfigError{fmt.Errorf("classifier.classes: %d class names for %d model outputs", len(bb.Classes), eng.NumClasses())}
+	}
+	tap := eng.Tap()
+	if features {
+		if tap.Reason != "" {
+			c.note("feature tap found automatically: %s = %s (%d values)", tap.Tensor, tap.Reason, eng.FeatureDim())
+		} else {
+			c.note("feature tap: %s, %s pooling (%d values)", tap.Tensor, tap.Pooling, eng.FeatureDim())
+		}
+	}
+	if err := table.PrepareDir(c.Output, c.Overwrite); err != nil {
+		eng.Close()
+		return nil, &ConfigError{fmt.Errorf("output: %w", err)}
+	}
+	s.prov = Provenance{
+		Tool: "featurizer", ToolVersion: version.Tool(),
+		Backbone: bb.Spec.Name, WeightsFile: filepath.Base(bb.WeightsPath), WeightsSHA256: bb.WeightsSHA256,
+		Preprocessing: bb.Spec.Preprocessing(),
+		Labels:        src.Labels,
+	}
+	if features {
+		s.prov.FeatureTensor, s.prov.FeaturePooling, s.prov.FeatureDim = tap.Tensor, tap.Pooling, eng.FeatureDim()
+	}
+	if s.prov.Labels == nil {
+		s.prov.Labels = []string{}
+	}
+	return s, nil
+}
+
+func (s *setup) footer() map[string]string {
+	b, _ := json.Marshal(s.prov)
+	m := map[string]string{
+		table.MetadataKey:           string(b),
+		"featurizer.backbone":       s.prov.Backbone,
+		"featurizer.weights_sha256": s.prov.WeightsSHA256,
+		"featurizer.preprocessing":  s.prov.Preprocessing.JSON(),
+		"featurizer.tool_version":   s.prov.ToolVersion,
+	}
+	if s.prov.FeatureDim > 0 {
+		m["featurizer.feature_dim"] = fmt.Sprint(s.prov.FeatureDim)
+	}
+	return m
+}
+
+// finish writes the summary, the manifest and _SUCCESS, in that order.
+func (s *setup) finish(c *Common, command, kind string, st *featurize.Stats, parts, rejects []PartInfo) (*Summary, error) {
+	sum := s.summary(c, command, st)
+	if err := table.WriteJSONAtomic(filepath.Join(s.output, table.SummaryFile), sum); err != nil {
+		return sum, fmt.Errorf("write summary: %w", err)
+	}
+	m := Manifest{Format: ManifestFormat, Kind: kind, Provenance: s.prov, Input: c.Input, Parts: parts, RejectParts: rejects,
+		Rows: st.Rows, Rejected: st.Rejected, Created: time.Now().UTC()}
+	if m.RejectParts == nil {
+		m.RejectParts = []PartInfo{}
+	}
+	if err := table.WriteJSONAtomic(filepath.Join(s.output, table.ManifestFile), m); err != nil {
+		return sum, fmt.Errorf("write manifest: %w", err)
+	}
+	if err := table.WriteFileAtomic(filepath.Join(s.output, table.SuccessFile), nil); err != nil {
+		return sum, fmt.Errorf("write _SUCCESS: %w", err)
+	}
+	return sum, nil
+}
+
+func (s *setup) summary(c *Common, command string, st *featurize.Stats) *Summary {
+	return &Summary{
+		Command: command, Backbone: s.bb.Spec.Name, Input: c.Input, Output: c.Output,
+		Inputs: st.Rows + st.Rejected, Rows: st.Rows, Rejected: st.Rejected, RejectedByStage: st.ByStage,
+		Skipped: s.src.Skipped, SkippedExamples: s.src.SkippedExamples,
+		FeatureDim: s.prov.FeatureDim, BatchSize: c.BatchSize, Workers: c.Workers, Threads: c.Threads,
+		WallSeconds: round3(st.WallSec), ImagesPerSecond: round3(st.ImgPerSec), StageSeconds: roundMap(st.StageSec),
+		Batches: st.Batches, BytesRead: st.BytesRead,
+		Started: s.start.UTC(), Finished: time.Now().UTC(),
+	}
+}
+
+func round3(v float64) float64 { return math.Round(v*1000) / 1000 }
+
+func roundMap(m map[string]float64) map[string]float64 {
+	out := map[string]float64{}
+	for k, v := range m {
+		out[k] = round3(v)
+	}
+	return out
+}
+
+func (s *setup) options(c *Common) featurize.Options {
+	return featurize.Options{BatchSize: c.BatchSize, Workers: c.Workers, MaxPixels: c.MaxPixels, MaxBytes: c.MaxBytes,
+		FastDecode: c.FastDecode, Progress: c.Progress}
+}
+
+// Featurize runs a featurize job.
+func Featurize(ctx context.Context, c FeaturizeConfig) (*Summary, error) {
+	s, err := c.setup(ctx, false, true)
+	if err != nil {
+		return nil, err
+	}
+	defer s.eng.Close()
+	sink := newPartSink(s.output, c.RowsPerPart, s.footer(), func(r featurize.Result) table.FeatureRow {
+		row := table.FeatureRow{Path: r.Item.Path, Features: r.Features}
+		if r.Item.HasLabel {
+			l, i := r.Item.Label, s.src.LabelIndex(r.Item.Label)
+			row.Label, row.LabelIndex = &l, &i
+		}
+		return row
+	})
+	st, err := featurize.Run(ctx, s.src, s.eng, s.bb.Spec.Preprocessing(), sink, s.options(&c.Common))
+	if err == nil {
+		err = sink.close()
+	}
+	if err != nil {
+		sink.abort()
+		return s.summary(&c.Common, "featurize", st), err
+	}
+	return s.finish(&c.Common, "featurize", "features", st, sink.parts, sink.rejectParts)
+}
+
+// Predict classifies images with the backbone's own classifier.
+func Predict(ctx context.Context, c PredictConfig) (*Summary, error) {
+	if c.TopK <= 0 {
+		c.TopK = 5
+	}
+	s, err := c.setup(ctx, true, false)
+	if err != nil {
+		return nil, err
+	}
+	defer s.eng.Close()
+	softmax := s.bb.Spec.Classifier.Activation == "logits"
+	classes := s.bb.Classes
+	k := min(c.TopK, s.eng.NumClasses())
+	sink := newPartSink(s.output, c.RowsPerPart, s.footer(), func(r featurize.Result) table.PredictionRow {
+		row := PredictRow(r.Logits, softmax, classes, k)
+		row.Path = r.Item.Path
+		if r.Item.HasLabel {
+			l := r.Item.Label
+			row.Label = &l
+		}
+		return row
+	})
+	st, err := featurize.Run(ctx, s.src, s.eng, s.bb.Spec.Preprocessing(), sink, s.options(&c.Common))
+	if err == nil {
+		err = sink.close()
+	}
+	if err != nil {
+		sink.abort()
+		return s.summary(&c.Common, "predict", st), err
+	}
+	return s.finish(&c.Common, "predict", "predictions", st, sink.parts, sink.rejectParts)
+}
+
+// PredictRow ranks one image's scores. Ties break to the lower class index.
+// With softmax set the scores are logits and become probabilities.
+func PredictRow(scores []float32, softmax bool, classes []string, k int) table.PredictionRow {
+	probs := make([]float32, len(scores))
+	if softmax {
+		m := math.Inf(-1)
+		for _, v := range scores {
+			m = math.Max(m, float64(v))
+		}
+		var sum float64
+		for _, v := range scores {
+			sum += math.Exp(float64(v) - m)
+		}
+		for i, v := range scores {
+			probs[i] = float32(math.Exp(float64(v)-m) / sum)
+		}
+	} else {
+		copy(probs, scores)
+	}
+	idx := make([]int, len(scores))
+	for i := range idx {
+		idx[i] = i
+	}
+	// Rank by the raw scores (softmax is monotonic, and two different logits
+	// may round to the same float32 probability).
+	sort.SliceStable(idx, func(a, b int) bool { return scores[idx[a]] > scores[idx[b]] })
+	name := func(i int) string {
+		if i < len(classes) {
+			return classes[i]
+		}
+		return fmt.Sprint(i)
+	}
+	row := table.PredictionRow{TopK: make([]table.TopK, 0, k)}
+	for _, i := range idx[:k] {
+		row.TopK = append(row.TopK, table.TopK{Index: int32(i), Label: name(i), Probability: probs[i]})
+	}
+	best := idx[0]
+	row.Prediction, row.PredictionIndex, row.Probability = name(best), int32(best), probs[best]
+	return row
+}

@@ -1,0 +1,95 @@
+// Package storage is where inputs are read from. Only local files exist
+// today; object stores (S3, Azure, GCS) will implement the same interface.
+package storage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+)
+
+// ErrTooLarge is returned by ReadFile for files over the limit.
+var ErrTooLarge = errors.New("file too large")
+
+// Entry is one file found by Walk.
+type Entry struct {
+	Path string // full path, usable with ReadFile
+	Rel  string // path relative to the walk root, with forward slashes
+	Size int64
+}
+
+// Store reads files and lists trees.
+type Store interface {
+	// ReadFile returns the whole file; files over limit bytes (when > 0)
+	// fail with ErrTooLarge without being read.
+	ReadFile(ctx context.Context, path string, limit int64) ([]byte, error)
+	// Walk calls fn for every file under root in lexical order, streaming:
+	// fn sees the first files before the last directory is listed.
+	Walk(ctx context.Context, root string, fn func(Entry) error) error
+	// Open opens a file for streaming reads.
+	Open(ctx context.Context, path string) (io.ReadCloser, error)
+	// Stat reports whether path is a directory.
+	IsDir(ctx context.Context, path string) (bool, error)
+}
+
+// Local is the local file system.
+type Local struct{}
+
+func (Local) ReadFile(ctx context.Context, path string, limit int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if st.IsDir() {
+		return nil, fmt.Errorf("%s is a directory", path)
+	}
+	if limit > 0 && st.Size() > limit {
+		return nil, fmt.Errorf("%w: %d bytes, over the limit of %d (--max-bytes)", ErrTooLarge, st.Size(), limit)
+	}
+	buf := make([]byte, st.Size())
+	if _, err := io.ReadFull(f, buf); err != nil {
+		return nil, err
+	}
+	return buf, nil
+}
+
+func (Local) Walk(ctx context.Context, root string, fn func(Entry) error) error {
+	return filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if d.IsDir() {
+			return nil
+		}
+		rel, _ := filepath.Rel(root, p)
+		var size int64
+		if info, err := d.Info(); err == nil {
+			size = info.Size()
+		}
+		return fn(Entry{Path: p, Rel: filepath.ToSlash(rel), Size: size})
+	})
+}
+
+func (Local) Open(ctx context.Context, path string) (io.ReadCloser, error) {
+	return os.Open(path)
+}
+
+func (Local) IsDir(ctx context.Context, path string) (bool, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return false, err
+	}
+	return st.IsDir(), nil
+}
