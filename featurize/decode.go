@@ -73,10 +73,15 @@ func Sniff(b []byte) string {
 // Decode decodes data to 8-bit RGB with the EXIF orientation applied.
 // Grayscale, CMYK/YCCK, palette, 16-bit and alpha images all become RGB;
 // alpha is composited on white.
-func (d *Decoder) Decode(data []byte) (*RGB, error) {
+func (d *Decoder) Decode(data []byte) (img *RGB, err error) {
+	// One bad file must not take the job down, even if a pure-Go decoder
+	// panics on it.
+	defer func() {
+		if r := recover(); r != nil {
+			img, err = nil, fmt.Errorf("decoder panic: %v", r)
+		}
+	}()
 	format := Sniff(data)
-	var img *RGB
-	var err error
 	switch format {
 	case "":
 		if len(data) == 0 {

@@ -374,34 +374,18 @@ func prepare(ctx context.Context, store storage.Store, d *Decoder, pp *Preproces
 		return &Reject{Stage: StageRead, Err: err.Error()}
 	}
 	atomic.AddInt64(&st.BytesRead, int64(len(data)))
-	var img *RGB
-	err = catch(func() error {
-		var err error
-		img, err = d.Decode(data)
-		return err
-	})
+	img, err := d.Decode(data)
 	t2 := time.Now()
 	atomic.AddInt64(&st.DecodeNs, int64(t2.Sub(t1)))
 	if err != nil {
 		return &Reject{Stage: StageDecode, Err: err.Error()}
 	}
-	err = catch(func() error { return pp.Apply(img, j.slot) })
+	err = pp.Apply(img, j.slot)
 	atomic.AddInt64(&st.PrepNs, int64(time.Since(t2)))
 	if err != nil {
 		return &Reject{Stage: StagePreprocess, Err: err.Error()}
 	}
 	return nil
-}
-
-// catch turns a panic in a pure-Go decoder into an error: one bad file must
-// not take the job down.
-func catch(f func() error) (err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("decoder panic: %v", r)
-		}
-	}()
-	return f()
 }
 
 // infer runs a batch. When the batch fails as a whole, each image is run

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"image"
 	"image/color"
+	"image/gif"
 	"image/jpeg"
 	"image/png"
 	"math"
@@ -19,6 +20,9 @@ import (
 	"testing"
 
 	"github.com/featurizer/featurizer/backbones"
+	"github.com/featurizer/featurizer/internal/jpegtest"
+	"golang.org/x/image/bmp"
+	"golang.org/x/image/tiff"
 )
 
 // The reference is Pillow + torchvision from Debian's Python. CI installs
@@ -39,6 +43,9 @@ func referencePython(t *testing.T) string {
 }
 
 type refJob struct {
+	Make     string `json:"make,omitempty"` // write Src as this format at Path
+	Src      string `json:"src,omitempty"`
+	Lossless bool   `json:"lossless,omitempty"`
 	Path      string     `json:"path"`
 	Policy    string     `json:"policy"` // crop, squash, decode
 	Size      int        `json:"size,omitempty"`
@@ -185,6 +192,7 @@ func TestMatchesPillow(t *testing.T) {
 			paths = append(paths, p)
 		}
 	}
+	paths = append(paths, formatCorpus(t, dir)...)
 	paths = append(paths, sharedImages(t, 12)...)
 
 	type policy struct {
@@ -290,5 +298,92 @@ func checkTensor(t *testing.T, pp *Preprocessor, img *RGB, j refJob) {
 			t.Errorf("%s: tensor value %d is %v, torchvision %v", filepath.Base(j.Path), i, got[i], want[i])
 			return
 		}
+	}
+}
+
+// formatCorpus writes one file per pixel format the decoder must handle:
+// grey, CMYK and EXIF-rotated JPEGs, 16-bit, palette and alpha PNGs, a GIF
+// with transparency, BMP, TIFF and WebP (lossless, via Pillow).
+func formatCorpus(t *testing.T, dir string) []string {
+	t.Helper()
+	const w, h = 123, 77
+	base := synthImage(w, h, 42)
+	var out []string
+	add := func(name string, data []byte) {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, p)
+	}
+	enc := func(f func(*bytes.Buffer) error) []byte {
+		var b bytes.Buffer
+		if err := f(&b); err != nil {
+			t.Fatal(err)
+		}
+		return b.Bytes()
+	}
+	rgb := make([]byte, w*h*3)
+	gray := make([]byte, w*h)
+	cmyk := make([]byte, w*h*4)
+	for i := 0; i < w*h; i++ {
+		c := base.Pix[i*4 : i*4+3]
+		copy(rgb[i*3:], c)
+		gray[i] = c[1]
+		cmyk[i*4], cmyk[i*4+1], cmyk[i*4+2], cmyk[i*4+3] = 255-c[0], 255-c[1], 255-c[2], uint8(i%97)
+	}
+	must := func(b []byte, err error) []byte {
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	add("gray.jpg", must(jpegtest.Encode(gray, w, h, jpegtest.Gray, 90)))
+	add("cmyk.jpg", must(jpegtest.Encode(cmyk, w, h, jpegtest.CMYK, 90)))
+	rgbJPEG := must(jpegtest.Encode(rgb, w, h, jpegtest.RGB, 90))
+	add("rgb420.jpg", rgbJPEG)
+	for _, o := range []int{2, 3, 4, 5, 6, 7, 8} {
+		add(fmt.Sprintf("exif-%d.jpg", o), jpegtest.WithOrientation(rgbJPEG, o))
+	}
+
+	g16 := image.NewGray16(image.Rect(0, 0, w, h))
+	c64 := image.NewNRGBA64(image.Rect(0, 0, w, h))
+	alpha := image.NewNRGBA(image.Rect(0, 0, w, h))
+	pal := image.NewPaletted(image.Rect(0, 0, w, h), color.Palette{
+		color.NRGBA{0, 0, 0, 0}, color.NRGBA{255, 0, 0, 255}, color.NRGBA{0, 128, 255, 255}, color.NRGBA{20, 200, 20, 255}})
+	for y := 0; y < h; y++ {
+		for x := 0; x < w; x++ {
+			i := (y*w + x) * 4
+			c := base.Pix[i : i+3]
+			g16.SetGray16(x, y, color.Gray16{uint16(c[0])<<8 | uint16(c[2])})
+			c64.SetNRGBA64(x, y, color.NRGBA64{uint16(c[0])<<8 | 0x7f, uint16(c[1]) << 8, uint16(c[2])<<8 | 0xff, 0xffff})
+			alpha.SetNRGBA(x, y, color.NRGBA{c[0], c[1], c[2], uint8(x * 255 / (w - 1))})
+			pal.SetColorIndex(x, y, uint8((x/9+y/7)%4))
+		}
+	}
+	add("gray16.png", enc(func(b *bytes.Buffer) error { return png.Encode(b, g16) }))
+	add("rgb48.png", enc(func(b *bytes.Buffer) error { return png.Encode(b, c64) }))
+	add("alpha.png", enc(func(b *bytes.Buffer) error { return png.Encode(b, alpha) }))
+	add("palette.png", enc(func(b *bytes.Buffer) error { return png.Encode(b, pal) }))
+	add("palette.gif", enc(func(b *bytes.Buffer) error {
+		return gif.EncodeAll(b, &gif.GIF{Image: []*image.Paletted{pal, pal}, Delay: []int{10, 10}})
+	}))
+	add("rgb.bmp", enc(func(b *bytes.Buffer) error { return bmp.Encode(b, base) }))
+	add("rgb.tiff", enc(func(b *bytes.Buffer) error { return tiff.Encode(b, base, nil) }))
+
+	// WebP has no Go encoder: Pillow writes it.
+	src := filepath.Join(dir, "webp-source.png")
+	writeImage(t, src, base)
+	webp := filepath.Join(dir, "lossless.webp")
+	runReference(t, []refJob{{Make: "WEBP", Src: src, Path: webp, Lossless: true}})
+	out = append(out, webp)
+	return out
+}
+
+func cropSpec(resize, crop int) backbones.Preprocessing {
+	return backbones.Preprocessing{
+		Input:     backbones.InputSpec{Layout: "NCHW", Size: [2]int{crop, crop}, Color: "RGB"},
+		Resize:    backbones.ResizeSpec{Policy: "crop", Size: resize, Filter: "bilinear"},
+		Normalize: backbones.NormalizeSpec{Scale: 255, Mean: [3]float32{0.485, 0.456, 0.406}, Std: [3]float32{0.229, 0.224, 0.225}},
 	}
 }

@@ -14,6 +14,10 @@ from PIL import Image, ImageOps
 def load(path):
     im = Image.open(path)
     im = ImageOps.exif_transpose(im)
+    if im.mode in ("I;16", "I;16B", "I;16L", "I"):
+        # Pillow's own convert("RGB") clips 16-bit grey at 255; featurizer
+        # keeps the high byte, as Pillow does for 16-bit colour PNGs.
+        im = Image.fromarray((np.asarray(im).astype(np.uint32) >> 8).astype(np.uint8))
     if im.mode in ("RGBA", "LA") or (im.mode == "P" and "transparency" in im.info):
         im = im.convert("RGBA")
         bg = Image.new("RGBA", im.size, (255, 255, 255, 255))
@@ -25,6 +29,10 @@ def load(path):
 def main():
     jobs = json.load(sys.stdin)
     for job in jobs:
+        if "make" in job:  # write a test file in a format Go cannot encode
+            src = Image.open(job["src"]).convert("RGB")
+            src.save(job["path"], job["make"], lossless=job.get("lossless", False), quality=90)
+            continue
         im = load(job["path"])
         if job["policy"] == "squash":
             out = im.resize((job["width"], job["height"]), Image.BILINEAR)
