@@ -37,10 +37,10 @@ type Decoder struct {
 	FastDecode bool
 	MinSize    func(w, h int) (minW, minH int)
 
-	tj    *turbo
-	pix   []uint8
-	cmyk  []uint8
-	obuf  []uint8
+	tj   *turbo
+	pix  []uint8
+	cmyk []uint8
+	obuf []uint8
 }
 
 // Close frees the libjpeg-turbo handle.

@@ -43,9 +43,9 @@ func referencePython(t *testing.T) string {
 }
 
 type refJob struct {
-	Make     string `json:"make,omitempty"` // write Src as this format at Path
-	Src      string `json:"src,omitempty"`
-	Lossless bool   `json:"lossless,omitempty"`
+	Make      string     `json:"make,omitempty"` // write Src as this format at Path
+	Src       string     `json:"src,omitempty"`
+	Lossless  bool       `json:"lossless,omitempty"`
 	Path      string     `json:"path"`
 	Policy    string     `json:"policy"` // crop, squash, decode
 	Size      int        `json:"size,omitempty"`
