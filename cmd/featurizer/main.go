@@ -168,9 +168,8 @@ func (f *jobFlags) parse(args []string, stderr io.Writer) error {
 	f.fs.Usage = func() {}
 	if err := f.fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			f.fs.SetOutput(stderr)
 			fmt.Fprintf(stderr, "Usage: featurizer %s --backbone NAME --input DIR|MANIFEST --output DIR [flags]\n\nFlags:\n", f.fs.Name())
-			f.fs.PrintDefaults()
+			printFlags(stderr, f.fs)
 			return flag.ErrHelp
 		}
 		return &usageError{fmt.Sprintf("%s: %v (see 'featurizer %s --help')", f.fs.Name(), err, f.fs.Name())}
@@ -332,4 +331,20 @@ func cmdVersion(args []string, stdout io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "go %s %s/%s\n", version.Go(), runtime.GOOS, runtime.GOARCH)
 	return nil
+}
+
+// printFlags lists flags GNU style (--name), with their defaults.
+func printFlags(w io.Writer, fs *flag.FlagSet) {
+	fs.VisitAll(func(f *flag.Flag) {
+		name, usage := flag.UnquoteUsage(f)
+		line := "  --" + f.Name
+		if name != "" {
+			line += " " + name
+		}
+		def := ""
+		if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "0" {
+			def = fmt.Sprintf(" (default %s)", f.DefValue)
+		}
+		fmt.Fprintf(w, "%s\n      %s%s\n", line, usage, def)
+	})
 }
