@@ -29,6 +29,8 @@ type ResolveOptions struct {
 	// a complete entry whose file lives in the store.
 	SpecPath string
 	Store    *Store
+	// Classes loads the classifier's class names (for prediction).
+	Classes bool
 }
 
 // Resolve finds the spec and the weights, downloading them when allowed.
@@ -79,7 +81,7 @@ func Resolve(ctx context.Context, o ResolveOptions) (*Backbone, error) {
 		}
 	}
 	b.Spec = *spec
-	if c := spec.Classifier; c != nil && c.Classes != "" {
+	if c := spec.Classifier; o.Classes && c != nil && c.Classes != "" {
 		if b.Classes, err = loadClasses(ctx, store, spec, c.Classes); err != nil {
 			return nil, err
 		}

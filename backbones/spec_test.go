@@ -84,3 +84,13 @@ features: {pooling: auto}
 		})
 	}
 }
+
+func TestExampleSpecLoads(t *testing.T) {
+	s, err := LoadSpecFile(filepath.Join("..", "configs", "custom-backbone.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Input.Layout != "NCHW" || s.Resize.Size != 256 || s.Features.Dim != 2048 || s.Classifier.Classes != "imagenet" {
+		t.Errorf("%+v", s)
+	}
+}

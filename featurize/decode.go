@@ -212,7 +212,9 @@ func (d *Decoder) decodeStd(data []byte, format string) (*RGB, error) {
 			d.pix[i] = 255
 		}
 	}
-	toRGB(m, d.pix, w, h, ox, oy)
+	if !(format == "webp" && webpToRGB(m, d.pix)) {
+		toRGB(m, d.pix, w, h, ox, oy)
+	}
 	return &RGB{W: w, H: h, Pix: d.pix}, nil
 }
 
@@ -322,4 +324,28 @@ func overWhite(c, a uint8) uint8 {
 	}
 	t := int(c)*int(a) + 255*(255-int(a)) + 128
 	return uint8(((t >> 8) + t) >> 8)
+}
+
+// webpToRGB converts lossy WebP pictures the way libwebp does; it reports
+// false for anything else (lossless WebP is plain NRGBA).
+func webpToRGB(m image.Image, dst []uint8) bool {
+	switch im := m.(type) {
+	case *image.YCbCr:
+		return webpYCbCrToRGB(im, dst)
+	case *image.NYCbCrA:
+		if !webpYCbCrToRGB(&im.YCbCr, dst) {
+			return false
+		}
+		b := im.Bounds()
+		w := b.Dx()
+		for y := 0; y < b.Dy(); y++ {
+			for x := 0; x < w; x++ {
+				a := im.A[y*im.AStride+x]
+				p := dst[(y*w+x)*3 : (y*w+x)*3+3]
+				p[0], p[1], p[2] = overWhite(p[0], a), overWhite(p[1], a), overWhite(p[2], a)
+			}
+		}
+		return true
+	}
+	return false
 }

@@ -374,9 +374,19 @@ func formatCorpus(t *testing.T, dir string) []string {
 	// WebP has no Go encoder: Pillow writes it.
 	src := filepath.Join(dir, "webp-source.png")
 	writeImage(t, src, base)
-	webp := filepath.Join(dir, "lossless.webp")
-	runReference(t, []refJob{{Make: "WEBP", Src: src, Path: webp, Lossless: true}})
-	out = append(out, webp)
+	// Lossy WebP exercises libwebp's YUV conversion, odd sizes its edges.
+	odd := filepath.Join(dir, "webp-odd.png")
+	writeImage(t, odd, synthImage(31, 17, 7))
+	var jobs []refJob
+	for _, j := range []refJob{
+		{Make: "WEBP", Src: src, Path: filepath.Join(dir, "lossless.webp"), Lossless: true},
+		{Make: "WEBP", Src: src, Path: filepath.Join(dir, "lossy.webp")},
+		{Make: "WEBP", Src: odd, Path: filepath.Join(dir, "lossy-odd.webp")},
+	} {
+		jobs = append(jobs, j)
+		out = append(out, j.Path)
+	}
+	runReference(t, jobs)
 	return out
 }
 
@@ -387,3 +397,5 @@ func cropSpec(resize, crop int) backbones.Preprocessing {
 		Normalize: backbones.NormalizeSpec{Scale: 255, Mean: [3]float32{0.485, 0.456, 0.406}, Std: [3]float32{0.229, 0.224, 0.225}},
 	}
 }
+
+func writeJPEGForBench(w *os.File, m image.Image) { jpeg.Encode(w, m, &jpeg.Options{Quality: 90}) }

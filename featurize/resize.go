@@ -21,6 +21,7 @@ type axisCoeffs struct {
 	ksize           int     // taps per output position
 	bounds          []int   // per output: xmin, count
 	k               []int32 // per output: ksize fixed-point weights
+	padded          bool    // every position reads ksize pixels (padTaps)
 }
 
 func bilinearFilter(x float64) float64 {
@@ -87,6 +88,10 @@ func (c *axisCoeffs) compute(inSize, outSize, first, n int) {
 		c.bounds[2*i] = xmin
 		c.bounds[2*i+1] = xmax
 	}
+	c.padded = inSize >= c.ksize
+	if c.padded {
+		c.padTaps()
+	}
 }
 
 func grow[T any](s []T, n int) []T {
@@ -112,6 +117,7 @@ type Resizer struct {
 	h, v axisCoeffs
 	tmp  []uint8
 	out  []uint8
+	acc  []int32
 }
 
 // ResizeWindow returns the window [x0, x0+w) x [y0, y0+h) of src resized to
@@ -152,23 +158,13 @@ func (r *Resizer) ResizeWindow(src *RGB, outW, outH, x0, y0, w, h int) []uint8 {
 		r.h.compute(src.W, outW, x0, w)
 		r.tmp = grow(r.tmp, rows*w*3)
 		tmp = r.tmp
-		ks := r.h.ksize
 		for y := 0; y < rows; y++ {
 			line := src.Pix[(rowFirst+y)*src.W*3 : (rowFirst+y+1)*src.W*3]
 			dst := tmp[y*w*3 : (y+1)*w*3]
-			for i := 0; i < w; i++ {
-				xmin, n := r.h.bounds[2*i], r.h.bounds[2*i+1]
-				k := r.h.k[i*ks : i*ks+n]
-				s0, s1, s2 := int32(1<<(precisionBits-1)), int32(1<<(precisionBits-1)), int32(1<<(precisionBits-1))
-				p := line[xmin*3 : (xmin+n)*3]
-				for x, kv := range k {
-					s0 += int32(p[x*3]) * kv
-					s1 += int32(p[x*3+1]) * kv
-					s2 += int32(p[x*3+2]) * kv
-				}
-				dst[i*3] = clip8(s0)
-				dst[i*3+1] = clip8(s1)
-				dst[i*3+2] = clip8(s2)
+			if r.h.padded {
+				horizontalRow(dst, line, r.h.bounds, r.h.k, r.h.ksize)
+			} else {
+				horizontalRowVar(dst, line, r.h.bounds, r.h.k, r.h.ksize)
 			}
 		}
 	} else {
@@ -184,24 +180,112 @@ func (r *Resizer) ResizeWindow(src *RGB, outW, outH, x0, y0, w, h int) []uint8 {
 		return r.out
 	}
 
-	// Vertical pass.
+	// Vertical pass, a whole row at a time: each tap adds a contiguous
+	// source row, which the compiler keeps free of bounds checks.
 	ks := r.v.ksize
+	r.acc = grow(r.acc, w*3)
+	acc := r.acc
 	for j := 0; j < h; j++ {
 		ymin, n := r.v.bounds[2*j]-rowFirst, r.v.bounds[2*j+1]
 		k := r.v.k[j*ks : j*ks+n]
-		dst := r.out[j*w*3 : (j+1)*w*3]
-		for i := 0; i < w*3; i += 3 {
-			s0, s1, s2 := int32(1<<(precisionBits-1)), int32(1<<(precisionBits-1)), int32(1<<(precisionBits-1))
-			for y, kv := range k {
-				p := tmp[(ymin+y)*w*3+i:]
-				s0 += int32(p[0]) * kv
-				s1 += int32(p[1]) * kv
-				s2 += int32(p[2]) * kv
+		for i := range acc {
+			acc[i] = 1 << (precisionBits - 1)
+		}
+		for y, kv := range k {
+			row := tmp[(ymin+y)*w*3 : (ymin+y+1)*w*3]
+			row = row[:len(acc)]
+			for i, p := range row {
+				acc[i] += int32(p) * kv
 			}
-			dst[i] = clip8(s0)
-			dst[i+1] = clip8(s1)
-			dst[i+2] = clip8(s2)
+		}
+		dst := r.out[j*w*3 : (j+1)*w*3]
+		dst = dst[:len(acc)]
+		for i, v := range acc {
+			dst[i] = clip8(v)
 		}
 	}
 	return r.out
+}
+
+// horizontalRow resamples one source row (packed RGB) into dst for every
+// output column described by bounds and k. The coefficient rows are padded
+// to ks taps (see padTaps), so the loop has a fixed trip count.
+func horizontalRow(dst, line []uint8, bounds []int, k []int32, ks int) {
+	w := len(dst) / 3
+	const half = int32(1 << (precisionBits - 1))
+	switch ks {
+	case 5:
+		for i := 0; i < w; i++ {
+			kk := k[i*5 : i*5+5 : i*5+5]
+			p := line[bounds[2*i]*3:]
+			p = p[:15]
+			s0 := half + int32(p[0])*kk[0] + int32(p[3])*kk[1] + int32(p[6])*kk[2] + int32(p[9])*kk[3] + int32(p[12])*kk[4]
+			s1 := half + int32(p[1])*kk[0] + int32(p[4])*kk[1] + int32(p[7])*kk[2] + int32(p[10])*kk[3] + int32(p[13])*kk[4]
+			s2 := half + int32(p[2])*kk[0] + int32(p[5])*kk[1] + int32(p[8])*kk[2] + int32(p[11])*kk[3] + int32(p[14])*kk[4]
+			d := dst[i*3 : i*3+3 : i*3+3]
+			d[0], d[1], d[2] = clip8(s0), clip8(s1), clip8(s2)
+		}
+	case 3:
+		for i := 0; i < w; i++ {
+			kk := k[i*3 : i*3+3 : i*3+3]
+			p := line[bounds[2*i]*3:]
+			p = p[:9]
+			s0 := half + int32(p[0])*kk[0] + int32(p[3])*kk[1] + int32(p[6])*kk[2]
+			s1 := half + int32(p[1])*kk[0] + int32(p[4])*kk[1] + int32(p[7])*kk[2]
+			s2 := half + int32(p[2])*kk[0] + int32(p[5])*kk[1] + int32(p[8])*kk[2]
+			d := dst[i*3 : i*3+3 : i*3+3]
+			d[0], d[1], d[2] = clip8(s0), clip8(s1), clip8(s2)
+		}
+	default:
+		for i := 0; i < w; i++ {
+			kk := k[i*ks : i*ks+ks]
+			p := line[bounds[2*i]*3:]
+			p = p[:3*ks]
+			s0, s1, s2 := half, half, half
+			for t, kv := range kk {
+				q := p[3*t : 3*t+3 : 3*t+3]
+				s0 += int32(q[0]) * kv
+				s1 += int32(q[1]) * kv
+				s2 += int32(q[2]) * kv
+			}
+			d := dst[i*3 : i*3+3 : i*3+3]
+			d[0], d[1], d[2] = clip8(s0), clip8(s1), clip8(s2)
+		}
+	}
+}
+
+// padTaps makes every output position read exactly ks source pixels: a
+// window running past the end of the row is moved left and its weights
+// shifted right, with zeros in front. Zero-weight taps add nothing, so the
+// sums are exactly Pillow's. Needs inSize >= ks.
+func (c *axisCoeffs) padTaps() {
+	for i := 0; i < c.n; i++ {
+		xmin := c.bounds[2*i]
+		if over := xmin + c.ksize - c.inSize; over > 0 {
+			k := c.k[i*c.ksize : (i+1)*c.ksize]
+			copy(k[over:], k[:c.ksize-over])
+			for t := 0; t < over; t++ {
+				k[t] = 0
+			}
+			c.bounds[2*i] = xmin - over
+		}
+		c.bounds[2*i+1] = c.ksize
+	}
+}
+
+// horizontalRowVar is horizontalRow for rows narrower than the filter.
+func horizontalRowVar(dst, line []uint8, bounds []int, k []int32, ks int) {
+	const half = int32(1 << (precisionBits - 1))
+	for i := 0; i < len(dst)/3; i++ {
+		xmin, n := bounds[2*i], bounds[2*i+1]
+		kk := k[i*ks : i*ks+n]
+		p := line[xmin*3 : (xmin+n)*3]
+		s0, s1, s2 := half, half, half
+		for t, kv := range kk {
+			s0 += int32(p[3*t]) * kv
+			s1 += int32(p[3*t+1]) * kv
+			s2 += int32(p[3*t+2]) * kv
+		}
+		dst[i*3], dst[i*3+1], dst[i*3+2] = clip8(s0), clip8(s1), clip8(s2)
+	}
 }

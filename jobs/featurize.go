@@ -18,6 +18,7 @@ import (
 	"github.com/featurizer/featurizer/backbones"
 	"github.com/featurizer/featurizer/featurize"
 	"github.com/featurizer/featurizer/inputs"
+	"github.com/featurizer/featurizer/internal/memstat"
 	"github.com/featurizer/featurizer/internal/version"
 	"github.com/featurizer/featurizer/table"
 )
@@ -79,6 +80,7 @@ type Summary struct {
 	StageSeconds    map[string]float64 `json:"stage_seconds"`
 	Batches         int64              `json:"batches"`
 	BytesRead       int64              `json:"bytes_read"`
+	PeakRSSMiB      float64            `json:"peak_rss_mib"`
 	Started         time.Time          `json:"started"`
 	Finished        time.Time          `json:"finished"`
 }
@@ -188,7 +190,7 @@ func (c *Common) setup(ctx context.Context, logits, features bool) (*setup, erro
 	}
 	s.src = src
 	store := &backbones.Store{Dir: c.ModelsDir, Offline: c.Offline, Note: c.Note}
-	bb, err := backbones.Resolve(ctx, backbones.ResolveOptions{Name: c.Backbone, SpecPath: c.Spec, Store: store})
+	bb, err := backbones.Resolve(ctx, backbones.ResolveOptions{Name: c.Backbone, SpecPath: c.Spec, Store: store, Classes: logits})
 	if err != nil {
 		var ce *backbones.ChecksumError
 		if errors.As(err, &ce) {
@@ -281,7 +283,7 @@ func (s *setup) summary(c *Common, command string, st *featurize.Stats) *Summary
 		Skipped: s.src.Skipped, SkippedExamples: s.src.SkippedExamples,
 		FeatureDim: s.prov.FeatureDim, BatchSize: c.BatchSize, Workers: c.Workers, Threads: c.Threads,
 		WallSeconds: round3(st.WallSec), ImagesPerSecond: round3(st.ImgPerSec), StageSeconds: roundMap(st.StageSec),
-		Batches: st.Batches, BytesRead: st.BytesRead,
+		Batches: st.Batches, BytesRead: st.BytesRead, PeakRSSMiB: round3(float64(memstat.PeakRSS()) / (1 << 20)),
 		Started: s.start.UTC(), Finished: time.Now().UTC(),
 	}
 }

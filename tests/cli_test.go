@@ -546,17 +546,24 @@ func TestMemoryFlat(t *testing.T) {
 			os.WriteFile(filepath.Join(small, fmt.Sprintf("%05d.png", i)), b.Bytes(), 0o644)
 		}
 	}
-	peak := func(in string) int64 {
+	peak := func(in string) float64 {
+		out := filepath.Join(dir, "out-"+filepath.Base(in))
 		cmd := exec.Command(binary, "featurize", "--backbone", model, "--spec", spec, "--input", in,
-			"--output", filepath.Join(dir, "out-"+filepath.Base(in)), "--quiet", "--rows-per-part", "200")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("%v %s", err, out)
+			"--output", out, "--quiet", "--rows-per-part", "200")
+		if b, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("%v %s", err, b)
 		}
-		return maxRSS(cmd.ProcessState)
+		var sum jobs.Summary
+		b, _ := os.ReadFile(filepath.Join(out, table.SummaryFile))
+		json.Unmarshal(b, &sum)
+		if sum.PeakRSSMiB <= 0 {
+			t.Fatalf("no peak RSS in the summary")
+		}
+		return sum.PeakRSSMiB
 	}
 	s, l := peak(small), peak(large)
-	t.Logf("peak RSS: %d KiB for 150 images, %d KiB for 1500", s, l)
-	if l > s+40*1024 {
-		t.Errorf("peak RSS grew from %d KiB to %d KiB with 10x the images", s, l)
+	t.Logf("peak RSS: %.1f MiB for 150 images, %.1f MiB for 1500", s, l)
+	if l > s+40 {
+		t.Errorf("peak RSS grew from %.1f MiB to %.1f MiB with 10x the images", s, l)
 	}
 }

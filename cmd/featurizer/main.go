@@ -37,12 +37,14 @@ Usage:
   featurizer featurize --backbone NAME --input DIR|MANIFEST --output DIR [flags]
   featurizer predict   --backbone NAME --input DIR|MANIFEST --output DIR [--top-k 5]
   featurizer backbones [--models-dir DIR]
+  featurizer show      [--rows N] TABLE_DIR
   featurizer version
 
 Commands:
   featurize   write a Parquet feature table (path, label, label_index, features)
   predict     classify images with the backbone's own classifier (ImageNet)
   backbones   list the built-in backbones and whether their weights are present
+  show        print a table's provenance, counts and first rows
   version     print the featurizer, ONNX Runtime and Go versions
 
 Input is a directory (labels are the first-level folders: class/*.jpg) or a
@@ -72,11 +74,13 @@ func run(args []string, stdout, stderr *os.File) int {
 		err = cmdBackbones(args[1:], stdout)
 	case "version":
 		err = cmdVersion(args[1:], stdout)
+	case "show":
+		err = cmdShow(args[1:], stdout)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return exitOK
 	default:
-		fmt.Fprintf(stderr, "featurizer: unknown command %q (expected featurize, predict, backbones or version)\n", args[0])
+		fmt.Fprintf(stderr, "featurizer: unknown command %q (expected featurize, predict, backbones, show or version)\n", args[0])
 		return exitUsage
 	}
 	return exitCode(err, stderr)

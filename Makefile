@@ -1,0 +1,55 @@
+# featurizer: the README's commands are `make setup`, `make demo` and `make test`.
+SHELL := /bin/bash
+GO ?= go
+BIN := bin/featurizer
+SHARED ?= ../shared
+# Debian packages: libturbojpeg for the JPEG decoder (cgo); Pillow, numpy and
+# torchvision for the reference tests that pin our preprocessing to theirs.
+APT_PACKAGES := libturbojpeg0-dev python3-pil python3-numpy python3-torchvision
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: setup deps ort build test lint demo bench clean
+
+setup: deps ort ## install the Debian libraries and the pinned ONNX Runtime
+	$(GO) mod download
+
+deps:
+	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing $$missing"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
+	else echo "Debian packages present: $(APT_PACKAGES)"; fi
+
+ort:
+	scripts/setup-ort.sh
+
+build:
+	$(GO) build -o $(BIN) ./cmd/featurizer
+
+lint:
+	$(GO) vet ./...
+	@$(GO) mod tidy -diff || { echo "go.mod/go.sum are not tidy: run go mod tidy"; exit 1; }
+	@fmt=$$(gofmt -l .); if [ -n "$$fmt" ]; then echo "not gofmt'ed: $$fmt"; exit 1; fi
+
+# Every test. ONNX Runtime and the reference Python must be there (make
+# setup); ../shared is used when present (CI sets FEATURIZER_REQUIRE_SHARED=1).
+test: lint
+	FEATURIZER_REQUIRE_ORT=1 FEATURIZER_REQUIRE_REFERENCE=1 $(GO) test -count=1 ./...
+
+# The main job end to end on the default (CPU, local disk): MobileNetV2
+# predictions for the coral photos and a feature table for the clothing test
+# split. Weights come from $(SHARED)/models when present, else they download.
+demo: build
+	@models=$$( [ -f $(SHARED)/models/mobilenetv2-12-int8.onnx ] && echo $(SHARED)/models || echo "$${FEATURIZER_MODELS:-$$HOME/.cache/featurizer/models}"); \
+	[ -d $(SHARED)/data ] || { echo "make demo needs the sample images in $(SHARED)/data (set SHARED=...)"; exit 1; }; \
+	set -x; \
+	$(BIN) predict --backbone mobilenetv2 --models-dir $$models --input $(SHARED)/data/coral-test-images --output out/demo/predictions --overwrite --top-k 5 && \
+	$(BIN) show out/demo/predictions --rows 11 && \
+	$(BIN) featurize --backbone mobilenetv2 --models-dir $$models --input $(SHARED)/data/clothing-small/test --output out/demo/features --overwrite && \
+	$(BIN) show out/demo/features --rows 3
+
+bench:
+	scripts/bench.sh
+
+clean:
+	rm -rf bin out

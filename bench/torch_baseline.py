@@ -1,0 +1,62 @@
+"""PyTorch CPU baseline for `make bench`: torchvision model (random weights,
+classifier replaced by Identity), PIL + torchvision transforms in a DataLoader,
+batch 32, the same cores. Prints one JSON line with images per second."""
+import argparse
+import json
+import os
+import time
+
+import torch
+import torchvision
+from PIL import Image
+from torchvision import transforms
+
+
+class Files(torch.utils.data.Dataset):
+    def __init__(self, root, tf):
+        self.paths = sorted(
+            os.path.join(d, f) for d, _, fs in os.walk(root) for f in fs
+            if f.lower().endswith((".jpg", ".jpeg", ".png", ".bmp")))
+        self.tf = tf
+
+    def __len__(self):
+        return len(self.paths)
+
+    def __getitem__(self, i):
+        return self.tf(Image.open(self.paths[i]).convert("RGB"))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--arch", required=True, choices=["resnet50", "inception_v3"])
+    ap.add_argument("--images", required=True)
+    ap.add_argument("--threads", type=int, default=os.cpu_count())
+    ap.add_argument("--batch", type=int, default=32)
+    a = ap.parse_args()
+    torch.set_num_threads(a.threads)
+    if a.arch == "inception_v3":
+        model = torchvision.models.inception_v3(aux_logits=False, init_weights=True)
+        resize, crop = 342, 299
+    else:
+        model = torchvision.models.resnet50()
+        resize, crop = 256, 224
+    model.fc = torch.nn.Identity()
+    model.eval()
+    tf = transforms.Compose([
+        transforms.Resize(resize), transforms.CenterCrop(crop), transforms.ToTensor(),
+        transforms.Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])])
+    ds = Files(a.images, tf)
+    dl = torch.utils.data.DataLoader(ds, batch_size=a.batch, num_workers=a.threads)
+    with torch.inference_mode():
+        model(torch.zeros(2, 3, crop, crop))  # warm-up
+        n, t0 = 0, time.perf_counter()
+        for x in dl:
+            f = model(x)
+            n += f.shape[0]
+        dt = time.perf_counter() - t0
+    print(json.dumps({"images": n, "seconds": dt, "images_per_second": n / dt, "torch": torch.__version__,
+                      "threads": a.threads, "workers": a.threads}))
+
+
+if __name__ == "__main__":
+    main()

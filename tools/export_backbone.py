@@ -1,0 +1,91 @@
+#!/usr/bin/env python3
+"""Export a catalog backbone to ONNX for featurizer.
+
+Usage:
+  /usr/bin/python3 tools/export_backbone.py NAME --out DIR [--random] [--headless]
+
+torchvision flavours (resnet50-torchvision, resnet101, resnet152,
+inceptionv3-torchvision) need Debian's python3-torch and python3-torchvision;
+their pretrained weights download from download.pytorch.org on first use
+(torch.hub checks their hash). Keras flavours (inceptionv3-keras,
+resnet50-keras) need tensorflow and tf2onnx, which Debian does not package.
+
+--random keeps the random initial weights (no download): for speed work only,
+the speed of a network does not depend on its weights. --headless replaces the
+classifier by Identity, so that the output is the pooled feature vector.
+
+The file name is the catalog's, and featurizer records its SHA-256 in every
+table it writes. The batch axis is dynamic.
+"""
+import argparse
+import os
+import sys
+
+TORCHVISION = {
+    "resnet50-torchvision": ("resnet50", "IMAGENET1K_V1", 224, "resnet50-torchvision.onnx"),
+    "resnet101": ("resnet101", "IMAGENET1K_V1", 224, "resnet101-torchvision.onnx"),
+    "resnet152": ("resnet152", "IMAGENET1K_V1", 224, "resnet152-torchvision.onnx"),
+    "inceptionv3-torchvision": ("inception_v3", "IMAGENET1K_V1", 299, "inceptionv3-torchvision.onnx"),
+}
+KERAS = {
+    "inceptionv3-keras": ("InceptionV3", 299, "inceptionv3-keras.onnx"),
+    "resnet50-keras": ("ResNet50", 224, "resnet50-keras.onnx"),
+}
+
+
+def export_torchvision(name, out, random, headless, file_name=None):
+    import torch
+    import torchvision
+
+    arch, weights, size, default_file = TORCHVISION[name]
+    kwargs = {}
+    if arch == "inception_v3":
+        kwargs = {"aux_logits": False, "init_weights": True}
+        if not random:
+            kwargs = {"aux_logits": True}  # the pretrained weights include the aux head
+    if random:
+        model = getattr(torchvision.models, arch)(**kwargs)
+    else:
+        model = getattr(torchvision.models, arch)(weights=weights, **kwargs)
+        if arch == "inception_v3":
+            model.aux_logits, model.AuxLogits = False, None
+    if headless:
+        model.fc = torch.nn.Identity()
+    model.eval()
+    path = os.path.join(out, file_name or default_file)
+    x = torch.zeros(1, 3, size, size)
+    torch.onnx.export(model, x, path, input_names=["input"], output_names=["output"],
+                      opset_version=17, dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}})
+    return path
+
+
+def export_keras(name, out, random, headless, file_name=None):
+    try:
+        import tensorflow as tf
+        import tf2onnx
+    except ImportError as e:
+        sys.exit(f"{name} needs tensorflow and tf2onnx ({e}); pip install tensorflow tf2onnx")
+    cls, size, default_file = KERAS[name]
+    model = getattr(tf.keras.applications, cls)(weights=None if random else "imagenet",
+                                                include_top=not headless, pooling="avg" if headless else None)
+    spec = (tf.TensorSpec((None, size, size, 3), tf.float32, name="input_1"),)
+    path = os.path.join(out, file_name or default_file)
+    tf2onnx.convert.from_keras(model, input_signature=spec, opset=17, output_path=path)
+    return path
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("name", choices=sorted(list(TORCHVISION) + list(KERAS)))
+    ap.add_argument("--out", required=True, help="models directory")
+    ap.add_argument("--file", help="file name (default: the catalog's)")
+    ap.add_argument("--random", action="store_true", help="random weights, no download (speed work only)")
+    ap.add_argument("--headless", action="store_true", help="classifier replaced by Identity")
+    a = ap.parse_args()
+    os.makedirs(a.out, exist_ok=True)
+    fn = export_torchvision if a.name in TORCHVISION else export_keras
+    print(fn(a.name, a.out, a.random, a.headless, a.file))
+
+
+if __name__ == "__main__":
+    main()
