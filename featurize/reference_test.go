@@ -55,6 +55,8 @@ type refJob struct {
 	TensorOut string     `json:"tensor_out,omitempty"`
 	Mean      [3]float32 `json:"mean"`
 	Std       [3]float32 `json:"std"`
+	KerasMode string     `json:"keras_mode,omitempty"` // caffe or tf
+	KerasOut  string     `json:"keras_out,omitempty"`
 }
 
 func runReference(t *testing.T, jobs []refJob) {
@@ -399,3 +401,51 @@ func cropSpec(resize, crop int) backbones.Preprocessing {
 }
 
 func writeJPEGForBench(w *os.File, m image.Image) { jpeg.Encode(w, m, &jpeg.Options{Quality: 90}) }
+
+// TestMatchesKerasPreprocessing: the Keras flavours (NHWC, squash, BGR with
+// caffe means, or [-1, 1]) against keras.applications' preprocess_input as
+// numpy computes it after a Pillow bilinear resize.
+func TestMatchesKerasPreprocessing(t *testing.T) {
+	referencePython(t)
+	dir := t.TempDir()
+	paths := []string{}
+	for i, s := range [][2]int{{400, 533}, {37, 1000}, {640, 480}} {
+		p := filepath.Join(dir, fmt.Sprintf("k%d.png", i))
+		writeImage(t, p, synthImage(s[0], s[1], int64(i)))
+		paths = append(paths, p)
+	}
+	paths = append(paths, sharedImages(t, 3)...)
+	modes := map[string]backbones.Preprocessing{
+		"caffe": {Input: backbones.InputSpec{Layout: "NHWC", Size: [2]int{224, 224}, Color: "BGR"}, Resize: backbones.ResizeSpec{Policy: "squash", Filter: "bilinear"},
+			Normalize: backbones.NormalizeSpec{Scale: 1, Mean: [3]float32{103.939, 116.779, 123.68}, Std: [3]float32{1, 1, 1}}},
+		"tf": {Input: backbones.InputSpec{Layout: "NHWC", Size: [2]int{299, 299}, Color: "RGB"}, Resize: backbones.ResizeSpec{Policy: "squash", Filter: "bilinear"},
+			Normalize: backbones.NormalizeSpec{Scale: 127.5, Mean: [3]float32{1, 1, 1}, Std: [3]float32{1, 1, 1}}},
+	}
+	var jobs []refJob
+	for i, p := range paths {
+		for mode, pre := range modes {
+			jobs = append(jobs, refJob{Path: p, Policy: "squash", Width: pre.Input.Size[1], Height: pre.Input.Size[0],
+				Out: filepath.Join(dir, fmt.Sprintf("%d-%s.raw", i, mode)), KerasMode: mode, KerasOut: filepath.Join(dir, fmt.Sprintf("%d-%s.f32", i, mode))})
+		}
+	}
+	runReference(t, jobs)
+	var d Decoder
+	defer d.Close()
+	for _, j := range jobs {
+		img := decodeFile(t, &d, j.Path)
+		pre := modes[j.KerasMode]
+		got := make([]float32, 3*pre.Input.Size[0]*pre.Input.Size[1])
+		if err := NewPreprocessor(pre).Apply(img, got); err != nil {
+			t.Fatal(err)
+		}
+		raw, _ := os.ReadFile(j.KerasOut)
+		if len(raw) != 4*len(got) {
+			t.Fatalf("%s: %d reference values, %d ours", j.Path, len(raw)/4, len(got))
+		}
+		for i := range got {
+			if w := math.Float32frombits(binary.LittleEndian.Uint32(raw[4*i:])); got[i] != w {
+				t.Fatalf("%s %s: value %d is %v, Keras %v", filepath.Base(j.Path), j.KerasMode, i, got[i], w)
+			}
+		}
+	}
+}

@@ -46,6 +46,16 @@ def main():
         else:  # plain resize of the whole image
             out = im.resize((job["width"], job["height"]), Image.BILINEAR)
         np.asarray(out, dtype=np.uint8).tofile(job["out"])
+        if job.get("keras_mode"):
+            # keras.applications' preprocess_input on a float32 NHWC array.
+            x = np.asarray(out, dtype=np.float32)
+            if job["keras_mode"] == "caffe":
+                x = x[..., ::-1]
+                x = x - np.array([103.939, 116.779, 123.68], dtype=np.float32)
+            else:  # "tf"
+                x = x / np.float32(127.5)
+                x = x - np.float32(1.0)
+            np.ascontiguousarray(x, dtype=np.float32).tofile(job["keras_out"])
         if job.get("tensor_out"):
             from torchvision import transforms
             norm = transforms.Compose([

@@ -1,0 +1,71 @@
+package table
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestPartIsAtomic(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, PartName(3))
+	p, err := NewPart[FeatureRow](path, map[string]string{"k": "v"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := "x"
+	if err := p.Write([]FeatureRow{{Path: "a", Label: &l, Features: []float32{1, 2}}, {Path: "b", Features: []float32{3, 4}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(path); err == nil {
+		t.Fatal("the part is visible before Commit")
+	}
+	if err := p.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := ReadAll[FeatureRow](dir)
+	if err != nil || len(rows) != 2 || rows[1].Features[1] != 4 || *rows[0].Label != "x" || rows[1].Label != nil {
+		t.Fatalf("%v %+v", err, rows)
+	}
+	meta, _ := FooterMetadata(path)
+	if meta["k"] != "v" {
+		t.Errorf("footer %v", meta)
+	}
+	st, _ := os.Stat(path)
+	if st.Mode().Perm() != 0o644 {
+		t.Errorf("mode %v", st.Mode())
+	}
+	q, _ := NewPart[FeatureRow](filepath.Join(dir, PartName(4)), nil)
+	q.Write([]FeatureRow{{Path: "c"}})
+	q.Abort()
+	ents, _ := os.ReadDir(dir)
+	if len(ents) != 1 {
+		t.Errorf("abort left %v", ents)
+	}
+}
+
+func TestPrepareDir(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "new")
+	if err := PrepareDir(out, false); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(out, PartName(0)), nil, 0o644)
+	os.WriteFile(filepath.Join(out, SuccessFile), nil, 0o644)
+	if err := PrepareDir(out, false); !errors.Is(err, ErrOutputExists) || !strings.Contains(err.Error(), "--overwrite") {
+		t.Errorf("got %v", err)
+	}
+	if err := PrepareDir(out, true); err != nil {
+		t.Fatal(err)
+	}
+	if ents, _ := os.ReadDir(out); len(ents) != 0 {
+		t.Errorf("overwrite left %v", ents)
+	}
+	// Files featurizer did not write are never deleted.
+	os.WriteFile(filepath.Join(out, "thesis.pdf"), nil, 0o644)
+	if err := PrepareDir(out, true); err == nil || !strings.Contains(err.Error(), "thesis.pdf") {
+		t.Errorf("got %v", err)
+	}
+}
