@@ -62,6 +62,8 @@ type Sink interface {
 
 // Progress hears about the run; the pipeline never prints.
 type Progress interface {
+	// Start is called when the first image is about to be read.
+	Start()
 	// Total is called once the listing is complete.
 	Total(n int64)
 	// Update is called after each batch with cumulative counts.
@@ -141,6 +143,9 @@ func Run(ctx context.Context, src Walker, eng Runner, pre backbones.Preprocessin
 	}
 	sample := eng.SampleSize()
 	st := &Stats{ByStage: map[string]int64{}}
+	if o.Progress != nil {
+		o.Progress.Start()
+	}
 	start := time.Now()
 
 	g, ctx := errgroup.WithContext(ctx)

@@ -29,6 +29,7 @@ func newProgress(w *os.File, mode string) progress {
 }
 
 type progress interface {
+	Start()
 	Total(n int64)
 	Update(done, rejected int64)
 	Finish()
@@ -36,19 +37,26 @@ type progress interface {
 
 type nopProgress struct{}
 
+func (nopProgress) Start()              {}
 func (nopProgress) Total(int64)         {}
 func (nopProgress) Update(int64, int64) {}
 func (nopProgress) Finish()             {}
 
 type barProgress struct {
 	mu  sync.Mutex
-	bar *progressbar.ProgressBar
+	w   io.Writer
+	bar *progressbar.ProgressBar // created on first use, after the setup notes
 	rej int64
 }
 
-func newBarProgress(w io.Writer) *barProgress {
-	return &barProgress{bar: progressbar.NewOptions64(-1,
-		progressbar.OptionSetWriter(w),
+func newBarProgress(w io.Writer) *barProgress { return &barProgress{w: w} }
+
+func (p *barProgress) ensure() {
+	if p.bar != nil {
+		return
+	}
+	p.bar = progressbar.NewOptions64(-1,
+		progressbar.OptionSetWriter(p.w),
 		progressbar.OptionSetDescription("featurizing"),
 		progressbar.OptionShowCount(),
 		progressbar.OptionShowIts(),
@@ -56,19 +64,26 @@ func newBarProgress(w io.Writer) *barProgress {
 		progressbar.OptionSetPredictTime(true),
 		progressbar.OptionThrottle(200*time.Millisecond),
 		progressbar.OptionFullWidth(),
-		progressbar.OptionSetRenderBlankState(true),
-	)}
+	)
+}
+
+func (p *barProgress) Start() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.ensure()
 }
 
 func (p *barProgress) Total(n int64) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.ensure()
 	p.bar.ChangeMax64(n)
 }
 
 func (p *barProgress) Update(done, rejected int64) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.ensure()
 	if rejected != p.rej {
 		p.rej = rejected
 		p.bar.Describe(fmt.Sprintf("featurizing (%d rejected)", rejected))
@@ -79,8 +94,12 @@ func (p *barProgress) Update(done, rejected int64) {
 func (p *barProgress) Finish() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if p.bar == nil {
+		return
+	}
 	p.bar.Finish()
 	p.bar.Exit()
+	fmt.Fprintln(p.w)
 }
 
 // logProgress prints one timestamped line per interval.
@@ -98,6 +117,12 @@ type logProgress struct {
 func newLogProgress(w io.Writer, every time.Duration) *logProgress {
 	now := time.Now()
 	return &logProgress{w: w, every: every, start: now, last: now, total: -1}
+}
+
+func (p *logProgress) Start() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.start, p.last = time.Now(), time.Now()
 }
 
 func (p *logProgress) Total(n int64) {
