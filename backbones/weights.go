@@ -85,7 +85,11 @@ func (s *Store) Ensure(ctx context.Context, file, url, expected, hint string) (p
 		return "", "", fmt.Errorf("%s not found in the models directory %s and downloads are off (--offline); fetch %s into it", file, s.Dir, url)
 	}
 	if err := s.download(ctx, url, path, expected); err != nil {
-		return "", "", err
+		var ce *ChecksumError
+		if errors.As(err, &ce) || ctx.Err() != nil {
+			return "", "", err
+		}
+		return "", "", fmt.Errorf("%w (without network access, put %s into %s yourself)", err, file, s.Dir)
 	}
 	return path, expected, nil
 }
