@@ -87,22 +87,22 @@ const DefaultMaxBytes = 256 << 20
 // Stats describe a finished (or stopped) run. Stage times are summed over
 // the goroutines doing that stage, so they can exceed the wall time.
 type Stats struct {
-	Inputs     int64            `json:"inputs"`
-	Rows       int64            `json:"rows"`
-	Rejected   int64            `json:"rejected"`
-	ByStage    map[string]int64 `json:"rejected_by_stage"`
-	Batches    int64            `json:"batches"`
-	BytesRead  int64            `json:"bytes_read"`
-	Wall       time.Duration    `json:"-"`
-	WallSec    float64          `json:"wall_seconds"`
-	ImgPerSec  float64          `json:"images_per_second"`
-	StageSec   map[string]float64
-	ReadNs     int64 `json:"-"`
-	DecodeNs   int64 `json:"-"`
-	PrepNs     int64 `json:"-"`
-	InferNs    int64 `json:"-"`
-	WriteNs    int64 `json:"-"`
-	WaitDataNs int64 `json:"-"` // inference waiting for a full batch
+	Inputs     int64              `json:"inputs"`
+	Rows       int64              `json:"rows"`
+	Rejected   int64              `json:"rejected"`
+	ByStage    map[string]int64   `json:"rejected_by_stage"`
+	Batches    int64              `json:"batches"`
+	BytesRead  int64              `json:"bytes_read"`
+	Wall       time.Duration      `json:"-"`
+	WallSec    float64            `json:"wall_seconds"`
+	ImgPerSec  float64            `json:"images_per_second"`
+	StageSec   map[string]float64 `json:"stage_seconds"`
+	ReadNs     int64              `json:"-"`
+	DecodeNs   int64              `json:"-"`
+	PrepNs     int64              `json:"-"`
+	InferNs    int64              `json:"-"`
+	WriteNs    int64              `json:"-"`
+	WaitDataNs int64              `json:"-"` // inference waiting for a full batch
 }
 
 type job struct {

@@ -33,8 +33,7 @@ type Source struct {
 	Location string   // as given
 	Labels   []string // sorted; label_index is the position here
 
-	store storage.Store
-	walk  func(ctx context.Context, fn func(Item) error) error
+	walk func(ctx context.Context, fn func(Item) error) error
 	// Skipped counts files of a directory that are not images by their
 	// extension (or are hidden); they are listed in SkippedExamples.
 	Skipped         int64
@@ -101,7 +100,7 @@ func openDir(ctx context.Context, store storage.Store, root string) (*Source, er
 		}
 	}
 	sort.Strings(labels)
-	s := &Source{Kind: "directory", Location: root, Labels: labels, store: store}
+	s := &Source{Kind: "directory", Location: root, Labels: labels}
 	s.walk = func(ctx context.Context, fn func(Item) error) error {
 		var seq int64
 		s.Skipped, s.SkippedExamples = 0, nil
@@ -260,7 +259,7 @@ func openManifest(ctx context.Context, store storage.Store, location string, rea
 		labels = append(labels, l)
 	}
 	sort.Strings(labels)
-	s := &Source{Kind: "manifest", Location: location, Labels: labels, store: store}
+	s := &Source{Kind: "manifest", Location: location, Labels: labels}
 	s.walk = func(ctx context.Context, fn func(Item) error) error {
 		var seq int64
 		return read(func(p, label string, has bool, _ int) error {

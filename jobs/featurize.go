@@ -310,7 +310,7 @@ func Featurize(ctx context.Context, c FeaturizeConfig) (*Summary, error) {
 		return nil, err
 	}
 	defer s.eng.Close()
-	sink := newPartSink(s.output, c.RowsPerPart, s.footer(), func(r featurize.Result) table.FeatureRow {
+	return runJob(ctx, s, &c.Common, "featurize", "features", func(r featurize.Result) table.FeatureRow {
 		row := table.FeatureRow{Path: r.Item.Path, Features: r.Features}
 		if r.Item.HasLabel {
 			l, i := r.Item.Label, s.src.LabelIndex(r.Item.Label)
@@ -318,15 +318,22 @@ func Featurize(ctx context.Context, c FeaturizeConfig) (*Summary, error) {
 		}
 		return row
 	})
-	st, err := featurize.Run(ctx, s.src, s.eng, s.bb.Spec.Preprocessing(), sink, s.options(&c.Common))
+}
+
+// runJob runs the pipeline into part files of rows made by toRow, then
+// writes the summary, manifest and _SUCCESS; on failure or a stop, the part
+// in progress is removed and committed parts stay.
+func runJob[T any](ctx context.Context, s *setup, c *Common, command, kind string, toRow func(featurize.Result) T) (*Summary, error) {
+	sink := newPartSink(s.output, c.RowsPerPart, s.footer(), toRow)
+	st, err := featurize.Run(ctx, s.src, s.eng, s.bb.Spec.Preprocessing(), sink, s.options(c))
 	if err == nil {
 		err = sink.close()
 	}
 	if err != nil {
 		sink.abort()
-		return s.summary(&c.Common, "featurize", st), err
+		return s.summary(c, command, st), err
 	}
-	return s.finish(&c.Common, "featurize", "features", st, sink.parts, sink.rejectParts)
+	return s.finish(c, command, kind, st, sink.parts, sink.rejectParts)
 }
 
 // Predict classifies images with the backbone's own classifier.
@@ -342,7 +349,7 @@ func Predict(ctx context.Context, c PredictConfig) (*Summary, error) {
 	softmax := s.bb.Spec.Classifier.Activation == "logits"
 	classes := s.bb.Classes
 	k := min(c.TopK, s.eng.NumClasses())
-	sink := newPartSink(s.output, c.RowsPerPart, s.footer(), func(r featurize.Result) table.PredictionRow {
+	return runJob(ctx, s, &c.Common, "predict", "predictions", func(r featurize.Result) table.PredictionRow {
 		row := PredictRow(r.Logits, softmax, classes, k)
 		row.Path = r.Item.Path
 		if r.Item.HasLabel {
@@ -351,15 +358,6 @@ func Predict(ctx context.Context, c PredictConfig) (*Summary, error) {
 		}
 		return row
 	})
-	st, err := featurize.Run(ctx, s.src, s.eng, s.bb.Spec.Preprocessing(), sink, s.options(&c.Common))
-	if err == nil {
-		err = sink.close()
-	}
-	if err != nil {
-		sink.abort()
-		return s.summary(&c.Common, "predict", st), err
-	}
-	return s.finish(&c.Common, "predict", "predictions", st, sink.parts, sink.rejectParts)
 }
 
 // PredictRow ranks one image's scores. Ties break to the lower class index.

@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"syscall"
@@ -302,7 +303,7 @@ func cmdBackbones(args []string, stdout io.Writer) error {
 		n := s.Normalize
 		norm := fmt.Sprintf("/%g -%v /%v", n.Scale, n.Mean, n.Std)
 		weights := "missing: "
-		if _, err := os.Stat(dirJoin(*dir, s.File)); err == nil {
+		if _, err := os.Stat(filepath.Join(*dir, s.File)); err == nil {
 			weights = "present"
 		} else if s.URL != "" {
 			weights += "downloads on first use"
@@ -316,8 +317,6 @@ func cmdBackbones(args []string, stdout io.Writer) error {
 	fmt.Fprintf(stdout, "\nmodels directory: %s\n", *dir)
 	return nil
 }
-
-func dirJoin(dir, file string) string { return strings.TrimRight(dir, "/") + "/" + file }
 
 func cmdVersion(args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("version", flag.ContinueOnError)
