@@ -15,6 +15,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/featurizer/featurizer/internal/version"
 	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/compress/snappy"
 )
@@ -92,7 +93,7 @@ func NewPart[T any](path string, meta map[string]string) (*Part[T], error) {
 	opts := []parquet.WriterOption{
 		parquet.Compression(&snappy.Codec{}),
 		parquet.MaxRowsPerRowGroup(rowGroupRows),
-		parquet.CreatedBy("featurizer", "", ""),
+		parquet.CreatedBy("featurizer", version.Tool(), ""),
 	}
 	keys := make([]string, 0, len(meta))
 	for k := range meta {

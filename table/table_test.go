@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/parquet-go/parquet-go"
 )
 
 func TestPartIsAtomic(t *testing.T) {
@@ -67,5 +69,33 @@ func TestPrepareDir(t *testing.T) {
 	os.WriteFile(filepath.Join(out, "thesis.pdf"), nil, 0o644)
 	if err := PrepareDir(out, true); err == nil || !strings.Contains(err.Error(), "thesis.pdf") {
 		t.Errorf("got %v", err)
+	}
+}
+
+// Spark reads features as array<float> only from the standard three-level
+// LIST layout.
+func TestSparkListLayout(t *testing.T) {
+	dir := t.TempDir()
+	p, _ := NewPart[FeatureRow](filepath.Join(dir, PartName(0)), nil)
+	p.Write([]FeatureRow{{Path: "a", Features: []float32{1}}})
+	if err := p.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	f, _ := os.Open(filepath.Join(dir, PartName(0)))
+	defer f.Close()
+	st, _ := f.Stat()
+	pf, err := parquet.OpenFile(f, st.Size())
+	if err != nil {
+		t.Fatal(err)
+	}
+	schema := pf.Schema().String()
+	for _, want := range []string{"required binary path (STRING)", "optional binary label (STRING)", "optional int32 label_index (INT(32,true))",
+		"required group features (LIST) {", "repeated group list {", "required float element;"} {
+		if !strings.Contains(schema, want) {
+			t.Errorf("schema lacks %q:\n%s", want, schema)
+		}
+	}
+	if !strings.HasPrefix(pf.Metadata().CreatedBy, "featurizer version ") {
+		t.Errorf("created_by %q", pf.Metadata().CreatedBy)
 	}
 }
