@@ -79,38 +79,15 @@ func NewEngineFromBytes(data []byte, spec *Spec, o EngineOptions) (*Engine, erro
 	var edit onnxgraph.Edit
 	edit.Outputs = []onnxgraph.ValueInfo{}
 	if e.withFeat {
-		if spec.Features.Tensor == "" {
-			if e.tap, err = FindTap(&m.Graph, logits); err != nil {
-				return nil, err
-			}
-		} else {
-			e.tap = Tap{Tensor: spec.Features.Tensor, Pooling: spec.Features.Pooling}
-			if !m.Graph.HasTensor(e.tap.Tensor) {
-				return nil, fmt.Errorf("features.tensor: the model has no tensor %q%s", e.tap.Tensor, suggest(&m.Graph, e.tap.Tensor))
-			}
-		}
-		if spec.Features.Pooling != "auto" {
-			e.tap.Pooling = spec.Features.Pooling
-		}
-		rank := 4
-		if e.tap.Pooling == "auto" || e.tap.Pooling == "none" {
-			// Known from the graph in the common cases; otherwise one run
-			// of a probe session tells (at the cost of a second copy of
-			// the weights in memory for a moment).
-			if rank = staticRank(&m.Graph, e.tap.Tensor); rank == 0 {
-				if rank, err = probeRank(m, e.inputName, e.tap.Tensor, e.sample); err != nil {
-					return nil, err
-				}
-			}
-		}
-		nodes, inits, out, err := poolNodes(m, e.tap, rank, spec.Input.Layout)
+		fg, err := planFeatures(m, spec, e.inputName, e.sample, logits)
 		if err != nil {
 			return nil, err
 		}
-		edit.AddNodes = nodes
-		edit.AddInitializers = inits
-		edit.Outputs = append(edit.Outputs, onnxgraph.ValueInfo{Name: out, ElemType: onnxgraph.Float})
-		e.outputs = append(e.outputs, out)
+		e.tap = fg.Tap
+		edit.AddNodes = fg.Nodes
+		edit.AddInitializers = fg.Inits
+		edit.Outputs = append(edit.Outputs, onnxgraph.ValueInfo{Name: fg.Output, ElemType: onnxgraph.Float})
+		e.outputs = append(e.outputs, fg.Output)
 	}
 	if e.withLogits {
 		edit.Outputs = append(edit.Outputs, onnxgraph.ValueInfo{Name: logits, ElemType: onnxgraph.Float})
@@ -228,6 +205,67 @@ func pickLogits(m *onnxgraph.Model, spec *Spec) (string, error) {
 		names = append(names, o.Name)
 	}
 	return "", fmt.Errorf("classifier.output: the model has no output %q (it has %v)", name, names)
+}
+
+// FeatureGraph is what it takes to read features out of a backbone: the
+// nodes that pool the tap into an [N, D] tensor, added to the model.
+type FeatureGraph struct {
+	Input  string  // the image input
+	Sample []int64 // the shape of one image
+	Nodes  []onnxgraph.Node
+	Inits  []onnxgraph.Tensor
+	Output string // the [N, D] feature tensor
+	Tap    Tap
+}
+
+// PlanFeatures finds the feature tap of m (named by the spec, or searched)
+// and the pooling that turns it into one vector per image. The combined
+// backbone+head export builds on it; it may run a probe session, so the
+// runtime must be initialized.
+func PlanFeatures(m *onnxgraph.Model, spec *Spec) (*FeatureGraph, error) {
+	e := &Engine{}
+	if err := e.pickInput(m, spec); err != nil {
+		return nil, err
+	}
+	logits := ""
+	if spec.Features.Tensor == "" {
+		var err error
+		if logits, err = pickLogits(m, spec); err != nil {
+			return nil, err
+		}
+	}
+	return planFeatures(m, spec, e.inputName, e.sample, logits)
+}
+
+func planFeatures(m *onnxgraph.Model, spec *Spec, input string, sample []int64, logits string) (*FeatureGraph, error) {
+	fg := &FeatureGraph{Input: input, Sample: sample}
+	var err error
+	if spec.Features.Tensor == "" {
+		if fg.Tap, err = FindTap(&m.Graph, logits); err != nil {
+			return nil, err
+		}
+	} else {
+		fg.Tap = Tap{Tensor: spec.Features.Tensor, Pooling: spec.Features.Pooling}
+		if !m.Graph.HasTensor(fg.Tap.Tensor) {
+			return nil, fmt.Errorf("features.tensor: the model has no tensor %q%s", fg.Tap.Tensor, suggest(&m.Graph, fg.Tap.Tensor))
+		}
+	}
+	if spec.Features.Pooling != "auto" {
+		fg.Tap.Pooling = spec.Features.Pooling
+	}
+	rank := 4
+	if fg.Tap.Pooling == "auto" || fg.Tap.Pooling == "none" {
+		// Known from the graph in the common cases; otherwise one run of a
+		// probe session tells (at the cost of a second copy of the weights
+		// in memory for a moment).
+		if rank = staticRank(&m.Graph, fg.Tap.Tensor); rank == 0 {
+			if rank, err = probeRank(m, input, fg.Tap.Tensor, sample); err != nil {
+				return nil, err
+			}
+		}
+	}
+	fg.Nodes, fg.Inits, fg.Output, err = poolNodes(m, fg.Tap, rank, spec.Input.Layout)
+	return fg, err
 }
 
 // poolNodes adds the pooling of the tap tensor to one vector per image.
@@ -465,3 +503,45 @@ func shapeString(dims []onnxgraph.Dim) string {
 	}
 	return s + "]"
 }
+
+// Session is a plain ONNX Runtime session with one float32 input, for
+// models other than backbones (a classifier head, a combined model).
+type Session struct {
+	s    *ort.DynamicAdvancedSession
+	outs int
+}
+
+// NewSession creates a session for model with the given input and outputs.
+func NewSession(model []byte, input string, outputs []string, threads int) (*Session, error) {
+	s, err := newSession(model, input, outputs, EngineOptions{Threads: threads})
+	if err != nil {
+		return nil, err
+	}
+	return &Session{s: s, outs: len(outputs)}, nil
+}
+
+// Run feeds input (of shape in) and writes each output into outs[i], whose
+// shape is outShapes[i].
+func (s *Session) Run(input []float32, in []int64, outs [][]float32, outShapes [][]int64) error {
+	t, err := ort.NewTensor(ort.NewShape(in...), input)
+	if err != nil {
+		return fmt.Errorf("input tensor: %w", err)
+	}
+	defer t.Destroy()
+	vals := make([]ort.Value, len(outs))
+	for i := range outs {
+		o, err := ort.NewTensor(ort.NewShape(outShapes[i]...), outs[i])
+		if err != nil {
+			return fmt.Errorf("output tensor: %w", err)
+		}
+		defer o.Destroy()
+		vals[i] = o
+	}
+	if err := s.s.Run([]ort.Value{t}, vals); err != nil {
+		return fmt.Errorf("inference: %w", err)
+	}
+	return nil
+}
+
+// Close releases the session.
+func (s *Session) Close() error { return s.s.Destroy() }

@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"os"
 	"path/filepath"
 	"runtime"
 	"sort"
@@ -46,6 +45,8 @@ type Common struct {
 	Progress featurize.Progress
 	// Note receives one-line messages for the log; nil drops them.
 	Note func(string)
+	// StageKey is recorded in the manifest (see table.Manifest.StageKey).
+	StageKey string
 }
 
 // FeaturizeConfig configures a featurize job.
@@ -85,56 +86,6 @@ type Summary struct {
 	Finished        time.Time          `json:"finished"`
 }
 
-// Provenance says exactly how a table was made; it is stored in every
-// Parquet footer and in the manifest.
-type Provenance struct {
-	Tool           string                  `json:"tool"`
-	ToolVersion    string                  `json:"tool_version"`
-	Backbone       string                  `json:"backbone"`
-	WeightsFile    string                  `json:"weights_file"`
-	WeightsSHA256  string                  `json:"weights_sha256"`
-	Preprocessing  backbones.Preprocessing `json:"preprocessing"`
-	FeatureTensor  string                  `json:"feature_tensor,omitempty"`
-	FeaturePooling string                  `json:"feature_pooling,omitempty"`
-	FeatureDim     int                     `json:"feature_dim,omitempty"`
-	Labels         []string                `json:"labels"`
-}
-
-// Manifest is written last, as _manifest.json, just before _SUCCESS.
-type Manifest struct {
-	Format      string     `json:"format"`
-	Kind        string     `json:"kind"` // features or predictions
-	Provenance  Provenance `json:"provenance"`
-	Input       string     `json:"input"`
-	Parts       []PartInfo `json:"parts"`
-	RejectParts []PartInfo `json:"reject_parts"`
-	Rows        int64      `json:"rows"`
-	Rejected    int64      `json:"rejected"`
-	Created     time.Time  `json:"created"`
-}
-
-// PartInfo describes one committed part file.
-type PartInfo struct {
-	File string `json:"file"`
-	Rows int    `json:"rows"`
-}
-
-// ManifestFormat versions the table layout.
-const ManifestFormat = "featurizer.table/v1"
-
-// ReadManifest reads the manifest of a complete table.
-func ReadManifest(dir string) (*Manifest, error) {
-	b, err := os.ReadFile(filepath.Join(dir, table.ManifestFile))
-	if err != nil {
-		return nil, err
-	}
-	var m Manifest
-	if err := json.Unmarshal(b, &m); err != nil {
-		return nil, fmt.Errorf("%s: %w", table.ManifestFile, err)
-	}
-	return &m, nil
-}
-
 func (c *Common) note(format string, args ...any) {
 	if c.Note != nil {
 		c.Note(fmt.Sprintf(format, args...))
@@ -169,8 +120,9 @@ func (e *ConfigError) Unwrap() error { return e.Err }
 type setup struct {
 	bb     *backbones.Backbone
 	eng    *backbones.Engine
+	runner featurize.Runner // what the pipeline runs: eng, or eng followed by a head
 	src    *inputs.Source
-	prov   Provenance
+	prov   table.Provenance
 	start  time.Time
 	output string
 }
@@ -226,7 +178,7 @@ func (c *Common) setup(ctx context.Context, logits, features bool) (*setup, erro
 		eng.Close()
 		return nil, &ConfigError{fmt.Errorf("output: %w", err)}
 	}
-	s.prov = Provenance{
+	s.prov = table.Provenance{
 		Tool: "featurizer", ToolVersion: version.Tool(),
 		Backbone: bb.Spec.Name, WeightsFile: filepath.Base(bb.WeightsPath), WeightsSHA256: bb.WeightsSHA256,
 		Preprocessing: bb.Spec.Preprocessing(),
@@ -257,15 +209,15 @@ func (s *setup) footer() map[string]string {
 }
 
 // finish writes the summary, the manifest and _SUCCESS, in that order.
-func (s *setup) finish(c *Common, command, kind string, st *featurize.Stats, parts, rejects []PartInfo) (*Summary, error) {
+func (s *setup) finish(c *Common, command, kind string, st *featurize.Stats, parts, rejects []table.PartInfo) (*Summary, error) {
 	sum := s.summary(c, command, st)
 	if err := table.WriteJSONAtomic(filepath.Join(s.output, table.SummaryFile), sum); err != nil {
 		return sum, fmt.Errorf("write summary: %w", err)
 	}
-	m := Manifest{Format: ManifestFormat, Kind: kind, Provenance: s.prov, Input: c.Input, Parts: parts, RejectParts: rejects,
-		Rows: st.Rows, Rejected: st.Rejected, Created: time.Now().UTC()}
+	m := table.Manifest{Format: table.ManifestFormat, Kind: kind, Provenance: s.prov, Input: c.Input, Parts: parts, RejectParts: rejects,
+		Rows: st.Rows, Rejected: st.Rejected, Created: time.Now().UTC(), StageKey: c.StageKey}
 	if m.RejectParts == nil {
-		m.RejectParts = []PartInfo{}
+		m.RejectParts = []table.PartInfo{}
 	}
 	if err := table.WriteJSONAtomic(filepath.Join(s.output, table.ManifestFile), m); err != nil {
 		return sum, fmt.Errorf("write manifest: %w", err)
@@ -277,15 +229,18 @@ func (s *setup) finish(c *Common, command, kind string, st *featurize.Stats, par
 }
 
 func (s *setup) summary(c *Common, command string, st *featurize.Stats) *Summary {
-	return &Summary{
-		Command: command, Backbone: s.bb.Spec.Name, Input: c.Input, Output: c.Output,
+	sum := &Summary{
+		Command: command, Backbone: s.prov.Backbone, Input: c.Input, Output: c.Output,
 		Inputs: st.Rows + st.Rejected, Rows: st.Rows, Rejected: st.Rejected, RejectedByStage: st.ByStage,
-		Skipped: s.src.Skipped, SkippedExamples: s.src.SkippedExamples,
 		FeatureDim: s.prov.FeatureDim, BatchSize: c.BatchSize, Workers: c.Workers, Threads: c.Threads,
 		WallSeconds: round3(st.WallSec), ImagesPerSecond: round3(st.ImgPerSec), StageSeconds: roundMap(st.StageSec),
 		Batches: st.Batches, BytesRead: st.BytesRead, PeakRSSMiB: round3(float64(memstat.PeakRSS()) / (1 << 20)),
 		Started: s.start.UTC(), Finished: time.Now().UTC(),
 	}
+	if s.src != nil {
+		sum.Skipped, sum.SkippedExamples = s.src.Skipped, s.src.SkippedExamples
+	}
+	return sum
 }
 
 func round3(v float64) float64 { return math.Round(v*1000) / 1000 }
@@ -325,7 +280,11 @@ func Featurize(ctx context.Context, c FeaturizeConfig) (*Summary, error) {
 // in progress is removed and committed parts stay.
 func runJob[T any](ctx context.Context, s *setup, c *Common, command, kind string, toRow func(featurize.Result) T) (*Summary, error) {
 	sink := newPartSink(s.output, c.RowsPerPart, s.footer(), toRow)
-	st, err := featurize.Run(ctx, s.src, s.eng, s.bb.Spec.Preprocessing(), sink, s.options(c))
+	runner := s.runner
+	if runner == nil {
+		runner = s.eng
+	}
+	st, err := featurize.Run(ctx, s.src, runner, s.bb.Spec.Preprocessing(), sink, s.options(c))
 	if err == nil {
 		err = sink.close()
 	}

@@ -22,8 +22,8 @@ type partSink[T any] struct {
 	rej         *table.Part[table.RejectRow]
 	rows        []T
 	rejRows     []table.RejectRow
-	parts       []PartInfo
-	rejectParts []PartInfo
+	parts       []table.PartInfo
+	rejectParts []table.PartInfo
 }
 
 func newPartSink[T any](dir string, perPart int, meta map[string]string, toRow func(featurize.Result) T) *partSink[T] {
@@ -91,14 +91,14 @@ func (s *partSink[T]) commit() error {
 		if err := s.rej.Commit(); err != nil {
 			return err
 		}
-		s.rejectParts = append(s.rejectParts, PartInfo{File: table.RejectsDir + "/" + table.PartName(int(s.cur)), Rows: s.rej.Rows()})
+		s.rejectParts = append(s.rejectParts, table.PartInfo{File: table.RejectsDir + "/" + table.PartName(int(s.cur)), Rows: s.rej.Rows()})
 		s.rej = nil
 	}
 	if s.part != nil {
 		if err := s.part.Commit(); err != nil {
 			return err
 		}
-		s.parts = append(s.parts, PartInfo{File: table.PartName(int(s.cur)), Rows: s.part.Rows()})
+		s.parts = append(s.parts, table.PartInfo{File: table.PartName(int(s.cur)), Rows: s.part.Rows()})
 		s.part = nil
 	}
 	return nil

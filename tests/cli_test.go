@@ -243,7 +243,7 @@ func TestFeaturizeTable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var prov jobs.Provenance
+	var prov table.Provenance
 	if err := json.Unmarshal([]byte(meta[table.MetadataKey]), &prov); err != nil {
 		t.Fatal(err)
 	}
@@ -255,7 +255,7 @@ func TestFeaturizeTable(t *testing.T) {
 	if meta["featurizer.weights_sha256"] != sha || meta["featurizer.feature_dim"] != "16" {
 		t.Errorf("footer keys %v", meta)
 	}
-	man, err := jobs.ReadManifest(out)
+	man, err := table.ReadManifest(out)
 	if err != nil {
 		t.Fatal(err)
 	}

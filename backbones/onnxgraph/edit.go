@@ -55,6 +55,25 @@ func FloatTensor(name string, dims []int64, data []float32) Tensor {
 	return Tensor{Name: name, Dims: dims, ElemType: Float, Raw: raw}
 }
 
+// Floats decodes a float32 tensor's data.
+func (t Tensor) Floats() ([]float32, error) {
+	if t.ElemType != Float {
+		return nil, fmt.Errorf("tensor %s has element type %d, not float32", t.Name, t.ElemType)
+	}
+	n := int64(1)
+	for _, d := range t.Dims {
+		n *= d
+	}
+	if int64(len(t.Raw)) != 4*n {
+		return nil, fmt.Errorf("tensor %s: %d bytes of data for %d values", t.Name, len(t.Raw), n)
+	}
+	out := make([]float32, n)
+	for i := range out {
+		out[i] = math.Float32frombits(binary.LittleEndian.Uint32(t.Raw[4*i:]))
+	}
+	return out, nil
+}
+
 // Int64Tensor builds an int64 initializer.
 func Int64Tensor(name string, dims []int64, data []int64) Tensor {
 	raw := make([]byte, 8*len(data))

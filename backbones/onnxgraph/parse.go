@@ -71,6 +71,7 @@ type Graph struct {
 	ValueInfo    []ValueInfo
 	Initializers map[string]bool
 	External     bool // some initializer keeps its data in an external file
+	tensors      map[string]Tensor
 
 	producer  map[string]int
 	consumers map[string][]int
@@ -188,7 +189,7 @@ func parseOpset(b []byte) (string, int64, error) {
 }
 
 func parseGraph(b []byte) (*Graph, error) {
-	g := &Graph{Initializers: map[string]bool{}, producer: map[string]int{}, consumers: map[string][]int{}}
+	g := &Graph{Initializers: map[string]bool{}, producer: map[string]int{}, consumers: map[string][]int{}, tensors: map[string]Tensor{}}
 	var inputs []ValueInfo
 	err := eachField(b, func(num protowire.Number, typ protowire.Type, v []byte, x uint64) error {
 		if typ != protowire.BytesType {
@@ -204,17 +205,18 @@ func parseGraph(b []byte) (*Graph, error) {
 		case 2:
 			g.Name = string(v)
 		case 5:
-			name, ext, err := parseInitializer(v)
+			t, ext, err := parseTensor(v)
 			if err != nil {
 				return fmt.Errorf("initializer: %w", err)
 			}
-			g.Initializers[name] = true
+			g.Initializers[t.Name] = true
+			g.tensors[t.Name] = t
 			g.External = g.External || ext
 		case 15: // sparse_initializer: values (1) is a TensorProto with the name
 			err := eachField(v, func(num protowire.Number, typ protowire.Type, v []byte, _ uint64) error {
 				if num == 1 && typ == protowire.BytesType {
-					name, _, err := parseInitializer(v)
-					g.Initializers[name] = true
+					t, _, err := parseTensor(v)
+					g.Initializers[t.Name] = true
 					return err
 				}
 				return nil
@@ -284,17 +286,48 @@ func parseNode(b []byte) (Node, error) {
 	return n, err
 }
 
-func parseInitializer(b []byte) (name string, external bool, err error) {
+// parseTensor reads a TensorProto. Raw keeps the little-endian element
+// data; float_data (field 4) is converted to it.
+func parseTensor(b []byte) (t Tensor, external bool, err error) {
+	var floats []byte
 	err = eachField(b, func(num protowire.Number, typ protowire.Type, v []byte, x uint64) error {
 		switch {
+		case num == 1 && typ == protowire.VarintType:
+			t.Dims = append(t.Dims, int64(x))
+		case num == 1 && typ == protowire.BytesType: // packed dims
+			for len(v) > 0 {
+				d, n := protowire.ConsumeVarint(v)
+				if n < 0 {
+					return protowire.ParseError(n)
+				}
+				t.Dims = append(t.Dims, int64(d))
+				v = v[n:]
+			}
+		case num == 2 && typ == protowire.VarintType:
+			t.ElemType = int32(x)
 		case num == 8 && typ == protowire.BytesType:
-			name = string(v)
+			t.Name = string(v)
+		case num == 9 && typ == protowire.BytesType:
+			t.Raw = v
+		case num == 4 && typ == protowire.BytesType: // packed float_data
+			floats = append(floats, v...)
+		case num == 4 && typ == protowire.Fixed32Type:
+			// unpacked floats are rare; eachField skips their value
 		case num == 14 && typ == protowire.VarintType:
 			external = x == 1
 		}
 		return nil
 	})
-	return name, external, err
+	if t.Raw == nil && floats != nil {
+		t.Raw = floats
+	}
+	return t, external, err
+}
+
+// Initializer returns an initializer's tensor.
+func (g *Graph) Initializer(name string) (Tensor, bool) {
+	t, ok := g.tensors[name]
+	return t, ok
 }
 
 func parseValueInfo(b []byte) (ValueInfo, error) {

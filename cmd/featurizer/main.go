@@ -37,13 +37,21 @@ const usage = `featurizer turns images into feature vectors with pretrained back
 Usage:
   featurizer featurize --backbone NAME --input DIR|MANIFEST --output DIR [flags]
   featurizer predict   --backbone NAME --input DIR|MANIFEST --output DIR [--top-k 5]
+  featurizer train     --features TABLE --output MODEL_DIR [--validation TABLE] [--test TABLE]
+  featurizer predict   --model MODEL_DIR --input DIR|MANIFEST | --features TABLE --output DIR
+  featurizer run       JOB.yaml [--set key=value ...]
   featurizer backbones [--models-dir DIR]
   featurizer show      [--rows N] TABLE_DIR
   featurizer version
 
 Commands:
   featurize   write a Parquet feature table (path, label, label_index, features)
-  predict     classify images with the backbone's own classifier (ImageNet)
+  predict     classify images with the backbone's own classifier (ImageNet),
+              or with a head trained by 'featurizer train' (--model)
+  train       train a classifier head on a feature table; write the model,
+              its ONNX export and a report
+  run         a whole job from a YAML file: featurize, train, evaluate;
+              stages already up to date are skipped
   backbones   list the built-in backbones and whether their weights are present
   show        print a table's provenance, counts and first rows
   version     print the featurizer, ONNX Runtime and Go versions
@@ -71,6 +79,10 @@ func run(args []string, stdout, stderr *os.File) int {
 		err = cmdJob(ctx, "featurize", args[1:], stdout, stderr)
 	case "predict":
 		err = cmdJob(ctx, "predict", args[1:], stdout, stderr)
+	case "train":
+		err = cmdTrain(ctx, args[1:], stdout, stderr)
+	case "run":
+		err = cmdRun(ctx, args[1:], stdout, stderr)
 	case "backbones":
 		err = cmdBackbones(args[1:], stdout)
 	case "version":
@@ -81,7 +93,7 @@ func run(args []string, stdout, stderr *os.File) int {
 		fmt.Fprint(stdout, usage)
 		return exitOK
 	default:
-		fmt.Fprintf(stderr, "featurizer: unknown command %q (expected featurize, predict, backbones, show or version)\n", args[0])
+		fmt.Fprintf(stderr, "featurizer: unknown command %q (expected featurize, predict, train, run, backbones, show or version)\n", args[0])
 		return exitUsage
 	}
 	return exitCode(err, stderr)
@@ -138,6 +150,8 @@ type jobFlags struct {
 	fs       *flag.FlagSet
 	common   jobs.Common
 	topK     int
+	model    string
+	features string
 	progress string
 	quiet    bool
 }
@@ -164,6 +178,8 @@ func newJobFlags(name string) *jobFlags {
 	fs.BoolVar(&f.quiet, "quiet", false, "print only errors and the final summary line")
 	if name == "predict" {
 		fs.IntVar(&f.topK, "top-k", 5, "classes kept per image, best first")
+		fs.StringVar(&f.model, "model", "", "a model directory from 'featurizer train': predict with its head instead of the backbone's classifier")
+		fs.StringVar(&f.features, "features", "", "with --model: score this feature table instead of images")
 	}
 	return f
 }
@@ -204,12 +220,20 @@ func (f *jobFlags) parse(args []string, stderr io.Writer) error {
 	default:
 		return &usageError{fmt.Sprintf("--progress: expected auto, bar, log or none, got %q", f.progress)}
 	}
-	for _, req := range []struct{ name, v string }{{"input", c.Input}, {"output", c.Output}} {
-		if req.v == "" {
-			return &usageError{fmt.Sprintf("--%s is required (see 'featurizer %s --help')", req.name, f.fs.Name())}
+	if f.features != "" {
+		if f.model == "" {
+			return &usageError{"--features needs --model: a feature table is scored by a trained head"}
 		}
+		if c.Input != "" {
+			return &usageError{"give --input (images) or --features (a feature table), not both"}
+		}
+	} else if c.Input == "" {
+		return &usageError{fmt.Sprintf("--input is required (see 'featurizer %s --help')", f.fs.Name())}
 	}
-	if c.Backbone == "" && c.Spec == "" {
+	if c.Output == "" {
+		return &usageError{fmt.Sprintf("--output is required (see 'featurizer %s --help')", f.fs.Name())}
+	}
+	if c.Backbone == "" && c.Spec == "" && f.model == "" {
 		return &usageError{fmt.Sprintf("--backbone is required: a catalog name such as mobilenetv2 (see 'featurizer backbones') or an .onnx file with --spec")}
 	}
 	return nil
@@ -233,10 +257,12 @@ func cmdJob(ctx context.Context, name string, args []string, stdout, stderr *os.
 	}
 	prog := newProgress(stderr, mode)
 	c.Progress = prog
-	logf(fmt.Sprintf("%s: backbone %s, input %s, output %s", name, nonEmpty(c.Backbone, c.Spec), c.Input, c.Output))
+	logf(fmt.Sprintf("%s: backbone %s, input %s, output %s", name, nonEmpty(nonEmpty(c.Backbone, c.Spec), "of model "+f.model), nonEmpty(c.Input, f.features), c.Output))
 	var sum *jobs.Summary
 	var err error
-	if name == "predict" {
+	if f.model != "" {
+		sum, err = jobs.PredictModel(ctx, jobs.PredictModelConfig{Common: c, Model: f.model, Features: f.features, TopK: f.topK})
+	} else if name == "predict" {
 		sum, err = jobs.Predict(ctx, jobs.PredictConfig{Common: c, TopK: f.topK})
 	} else {
 		sum, err = jobs.Featurize(ctx, jobs.FeaturizeConfig{Common: c})

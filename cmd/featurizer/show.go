@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/featurizer/featurizer/jobs"
 	"github.com/featurizer/featurizer/table"
 	"github.com/parquet-go/parquet-go"
 )
@@ -39,7 +38,7 @@ func cmdShow(args []string, stdout io.Writer) error {
 		return &usageError{"show: expected one table directory (featurizer show [--rows N] DIR)"}
 	}
 	dir := pos[0]
-	m, err := jobs.ReadManifest(dir)
+	m, err := table.ReadManifest(dir)
 	if err != nil {
 		if _, e := os.Stat(filepath.Join(dir, table.PartName(0))); e == nil {
 			return fmt.Errorf("show: %s has part files but no %s: the job that wrote it did not finish", dir, table.ManifestFile)

@@ -1,0 +1,96 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/featurizer/featurizer/backbones"
+	"github.com/featurizer/featurizer/jobs"
+)
+
+func cmdTrain(ctx context.Context, args []string, stdout, stderr *os.File) error {
+	fs := flag.NewFlagSet("train", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	var c jobs.TrainConfig
+	var reg string
+	var quiet, noStd bool
+	fs.StringVar(&c.Features, "features", "", "training feature table (from 'featurizer featurize'); split by --validation-fraction/--test-fraction unless tables are given")
+	fs.StringVar(&c.Validation, "validation", "", "validation feature table (chooses the penalty, stops early)")
+	fs.StringVar(&c.Test, "test", "", "test feature table (reported, never used to choose)")
+	fs.StringVar(&c.Output, "output", "", "model directory to write")
+	fs.BoolVar(&c.Overwrite, "overwrite", false, "replace an existing model directory")
+	fs.Float64Var(&c.ValFraction, "validation-fraction", 0, "share of --features held out for validation when no --validation table (default 0.1)")
+	fs.Float64Var(&c.TestFraction, "test-fraction", 0, "share of --features held out for test when no --test table (default 0.1)")
+	fs.StringVar(&c.Head.Solver, "solver", "auto", "auto, lbfgs (full batch, in memory) or adam (mini-batch, streams the table)")
+	fs.StringVar(&reg, "reg-param", "", "penalty strength (Spark's regParam); omit to choose it on validation over a log grid")
+	fs.Float64Var(&c.Head.ElasticNet, "elastic-net-param", 0, "Spark's elasticNetParam: 0 = L2, 1 = L1")
+	fs.BoolVar(&noStd, "no-standardize", false, "train on raw features instead of standardized ones")
+	fs.StringVar(&c.Head.ClassWeight, "class-weight", "none", "none or balanced")
+	fs.IntVar(&c.Head.Hidden, "hidden", 0, "hidden ReLU units: an MLP head instead of logistic regression")
+	fs.IntVar(&c.Head.MaxIter, "max-iter", 0, "L-BFGS iterations (default 200) or Adam epochs (default 30) per penalty")
+	fs.IntVar(&c.Head.BatchSize, "batch-size", 256, "Adam mini-batch size")
+	fs.Float64Var(&c.Head.LearnRate, "learning-rate", 1e-3, "Adam learning rate")
+	fs.Int64Var(&c.Head.Seed, "seed", 1, "seed of the split, the shuffling and the MLP initialization: the same seed gives the same model")
+	fs.StringVar(&c.ModelsDir, "models-dir", backbones.DefaultModelsDir(), "where the backbone's weights are, for the combined image-to-class ONNX model")
+	fs.StringVar(&c.BackboneWeights, "backbone-weights", "", "the backbone's .onnx file, when it is not a catalog model in --models-dir")
+	fs.StringVar(&c.ORTLib, "ort-lib", "", "path of libonnxruntime.so")
+	fs.BoolVar(&quiet, "quiet", false, "print only errors and the final summary line")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(stderr, "Usage: featurizer train --features TABLE --output MODEL_DIR [flags]\n\nFlags:")
+			printFlags(stderr, fs)
+			return flag.ErrHelp
+		}
+		return &usageError{fmt.Sprintf("train: %v (see 'featurizer train --help')", err)}
+	}
+	if fs.NArg() > 0 {
+		return &usageError{fmt.Sprintf("train: unexpected argument %q", fs.Arg(0))}
+	}
+	if c.Features == "" || c.Output == "" {
+		return &usageError{"train: --features and --output are required (see 'featurizer train --help')"}
+	}
+	if reg != "" {
+		v, err := strconv.ParseFloat(reg, 64)
+		if err != nil || v < 0 {
+			return &usageError{fmt.Sprintf("--reg-param: expected a number >= 0, got %q", reg)}
+		}
+		c.Head.RegParam = &v
+	}
+	for _, p := range []struct {
+		name string
+		v    float64
+	}{{"validation-fraction", c.ValFraction}, {"test-fraction", c.TestFraction}} {
+		if p.v < 0 || p.v >= 1 {
+			return &usageError{fmt.Sprintf("--%s: expected a fraction in [0, 1), got %v", p.name, p.v)}
+		}
+	}
+	c.Head.NoStandardize = noStd
+	c.Note = func(msg string) {
+		if !quiet {
+			fmt.Fprintf(stderr, "%s %s\n", time.Now().UTC().Format(time.RFC3339), msg)
+		}
+	}
+	sum, err := jobs.Train(ctx, c)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, trainLine(sum))
+	return nil
+}
+
+func trainLine(s *jobs.TrainSummary) string {
+	line := fmt.Sprintf("train done: %d classes, %d train rows, reg_param %.3g (%s)", s.Classes, s.Rows["train"], s.RegParam, s.Solver)
+	if s.Validation != nil {
+		line += fmt.Sprintf(", validation accuracy %.4f", s.Validation.Accuracy)
+	}
+	if s.Test != nil {
+		line += fmt.Sprintf(", test accuracy %.4f (macro F1 %.4f)", s.Test.Accuracy, s.Test.MacroF1)
+	}
+	return line + fmt.Sprintf(" in %.1fs -> %s", s.Seconds, s.Model)
+}

@@ -1,0 +1,5 @@
+//go:build noopenblas
+
+package head
+
+var openBLAS blasImpl // none in this build: the pure-Go BLAS is used

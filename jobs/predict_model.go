@@ -1,0 +1,213 @@
+package jobs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/featurizer/featurizer/backbones"
+	"github.com/featurizer/featurizer/featurize"
+	"github.com/featurizer/featurizer/head"
+	"github.com/featurizer/featurizer/inputs"
+	"github.com/featurizer/featurizer/table"
+)
+
+// PredictModelConfig configures prediction with a trained head: on images
+// (backbone, then head) or on a stored feature table (head only).
+type PredictModelConfig struct {
+	Common
+	Model    string
+	Features string // a feature table to score instead of images
+	TopK     int
+}
+
+// headRunner runs the backbone for features, then the head on them; to the
+// pipeline it is one model whose "logits" are the head's probabilities.
+type headRunner struct {
+	eng  *backbones.Engine
+	head *backbones.Session
+	k    int
+	buf  []float32
+}
+
+func (h *headRunner) SampleSize() int { return h.eng.SampleSize() }
+func (h *headRunner) FeatureDim() int { return 0 }
+func (h *headRunner) NumClasses() int { return h.k }
+func (h *headRunner) Run(input []float32, n int, _, probs []float32) error {
+	d := h.eng.FeatureDim()
+	if len(h.buf) < n*d {
+		h.buf = make([]float32, n*d)
+	}
+	if err := h.eng.Run(input, n, h.buf, nil); err != nil {
+		return err
+	}
+	return h.head.Run(h.buf[:n*d], []int64{int64(n), int64(d)}, [][]float32{probs[:n*h.k]}, [][]int64{{int64(n), int64(h.k)}})
+}
+
+func loadHeadSession(dir string, art *head.Artefact, threads int) (*backbones.Session, error) {
+	data, err := os.ReadFile(filepath.Join(dir, art.Head.File))
+	if err != nil {
+		return nil, err
+	}
+	return backbones.NewSession(data, art.Head.Input, []string{art.Head.Output}, threads)
+}
+
+// PredictModel classifies with a trained head. Features that do not come
+// from the backbone, weights and preprocessing the head was trained on are
+// refused.
+func PredictModel(ctx context.Context, c PredictModelConfig) (*Summary, error) {
+	if c.TopK <= 0 {
+		c.TopK = 5
+	}
+	art, _, err := head.LoadArtefact(c.Model)
+	if err != nil {
+		return nil, &ConfigError{err}
+	}
+	if err := backbones.InitRuntime(c.ORTLib); err != nil {
+		return nil, err
+	}
+	if c.Features != "" {
+		return predictFeatures(ctx, c, art)
+	}
+	if c.Backbone == "" && c.Spec == "" {
+		c.Backbone = art.Features.Backbone
+	}
+	s, err := c.setup(ctx, false, true)
+	if err != nil {
+		return nil, err
+	}
+	defer s.eng.Close()
+	if err := art.Features.Mismatch(s.prov.FeatureSpec(), "the model "+c.Model, "the backbone "+c.Backbone); err != nil {
+		return nil, &ConfigError{err}
+	}
+	hs, err := loadHeadSession(c.Model, art, 1)
+	if err != nil {
+		return nil, err
+	}
+	defer hs.Close()
+	s.runner = &headRunner{eng: s.eng, head: hs, k: art.Head.K}
+	k := min(c.TopK, art.Head.K)
+	return runJob(ctx, s, &c.Common, "predict", "predictions", func(r featurize.Result) table.PredictionRow {
+		row := PredictRow(r.Logits, false, art.Classes, k)
+		row.Path = r.Item.Path
+		if r.Item.HasLabel {
+			l := r.Item.Label
+			row.Label = &l
+		}
+		return row
+	})
+}
+
+type scoreRow struct {
+	Path     string    `parquet:"path"`
+	Label    *string   `parquet:"label,optional"`
+	Features []float32 `parquet:"features,list"`
+}
+
+// predictFeatures scores a stored feature table: no image is touched.
+func predictFeatures(ctx context.Context, c PredictModelConfig, art *head.Artefact) (*Summary, error) {
+	c.defaults()
+	start := time.Now()
+	t, err := head.OpenTable(c.Features)
+	if err != nil {
+		return nil, &ConfigError{fmt.Errorf("features: %w", err)}
+	}
+	if t.Manifest != nil {
+		if err := art.Features.Mismatch(t.FeatureSpec(), "the model "+c.Model, "the table "+c.Features); err != nil {
+			return nil, &ConfigError{err}
+		}
+	} else if t.Dim != art.Head.Dim {
+		return nil, &ConfigError{fmt.Errorf("features: the table has %d features, the model expects %d", t.Dim, art.Head.Dim)}
+	}
+	if c.Output == "" {
+		return nil, &ConfigError{errors.New("output: no output directory given")}
+	}
+	if err := table.PrepareDir(c.Output, c.Overwrite); err != nil {
+		return nil, &ConfigError{fmt.Errorf("output: %w", err)}
+	}
+	hs, err := loadHeadSession(c.Model, art, c.Threads)
+	if err != nil {
+		return nil, err
+	}
+	defer hs.Close()
+	prov := table.Provenance{Tool: "featurizer", Labels: art.Classes}
+	if t.Manifest != nil {
+		prov = t.Manifest.Provenance
+		prov.Labels = art.Classes
+	}
+	s := &setup{output: c.Output, prov: prov, start: start}
+	k := min(c.TopK, art.Head.K)
+	sink := newPartSink(c.Output, c.RowsPerPart, s.footer(), func(r featurize.Result) table.PredictionRow {
+		row := PredictRow(r.Logits, false, art.Classes, k)
+		row.Path = r.Item.Path
+		if r.Item.HasLabel {
+			l := r.Item.Label
+			row.Label = &l
+		}
+		return row
+	})
+	st := &featurize.Stats{ByStage: map[string]int64{}}
+	d, kk := art.Head.Dim, art.Head.K
+	var seq int64
+	err = head.Scan(ctx, t, func(rows []scoreRow) error {
+		n := len(rows)
+		x := make([]float32, n*d)
+		probs := make([]float32, n*kk)
+		results := make([]featurize.Result, n)
+		var bad []int
+		for i, r := range rows {
+			results[i].Item = inputs.Item{Seq: seq + int64(i), Path: r.Path}
+			if r.Label != nil {
+				results[i].Item.Label, results[i].Item.HasLabel = *r.Label, true
+			}
+			if len(r.Features) != d {
+				bad = append(bad, i)
+				continue
+			}
+			copy(x[i*d:], r.Features)
+		}
+		seq += int64(n)
+		t0 := time.Now()
+		if err := hs.Run(x, []int64{int64(n), int64(d)}, [][]float32{probs}, [][]int64{{int64(n), int64(kk)}}); err != nil {
+			return err
+		}
+		st.InferNs += int64(time.Since(t0))
+		st.Batches++
+		for i := range results {
+			results[i].Logits = probs[i*kk : (i+1)*kk]
+		}
+		for _, i := range bad {
+			results[i].Logits = nil
+			results[i].Reject = &featurize.Reject{Stage: featurize.StageInfer, Err: fmt.Sprintf("%d features, the model expects %d", len(rows[i].Features), d)}
+		}
+		for _, r := range results {
+			if r.Reject != nil {
+				st.Rejected++
+				st.ByStage[r.Reject.Stage]++
+			} else {
+				st.Rows++
+			}
+		}
+		if c.Progress != nil {
+			c.Progress.Update(st.Rows+st.Rejected, st.Rejected)
+		}
+		return sink.Write(results)
+	})
+	if err == nil {
+		err = sink.close()
+	}
+	st.Wall = time.Since(start)
+	st.WallSec = st.Wall.Seconds()
+	if st.WallSec > 0 {
+		st.ImgPerSec = float64(st.Rows) / st.WallSec
+	}
+	if err != nil {
+		sink.abort()
+		return s.summary(&c.Common, "predict", st), err
+	}
+	c.Input = c.Features
+	return s.finish(&c.Common, "predict", "predictions", st, sink.parts, sink.rejectParts)
+}

@@ -1,0 +1,362 @@
+package jobs
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/featurizer/featurizer/backbones"
+	"github.com/featurizer/featurizer/featurize"
+	"github.com/featurizer/featurizer/head"
+	"github.com/featurizer/featurizer/inputs"
+	"github.com/featurizer/featurizer/internal/strictyaml"
+	"github.com/featurizer/featurizer/table"
+	"gopkg.in/yaml.v3"
+)
+
+// JobConfig is a whole job in one YAML file: featurize the train,
+// validation and test images, train a head, evaluate it, write the model
+// and its report. Paths are relative to the file. Secrets never go here:
+// credentials come from the environment only.
+type JobConfig struct {
+	Name      string            `yaml:"name"`
+	Backbone  string            `yaml:"backbone"`
+	Spec      string            `yaml:"spec,omitempty"`
+	ModelsDir string            `yaml:"models_dir,omitempty"`
+	Output    string            `yaml:"output"`
+	Data      DataConfig        `yaml:"data"`
+	Featurize FeaturizeSettings `yaml:"featurize,omitempty"`
+	Train     TrainSettings     `yaml:"train,omitempty"`
+}
+
+// DataConfig names the image sources: directories (class/*.jpg) or
+// manifests, optionally inside a downloaded archive.
+type DataConfig struct {
+	Archive            *Archive `yaml:"archive,omitempty"`
+	Train              string   `yaml:"train"`
+	Validation         string   `yaml:"validation,omitempty"`
+	Test               string   `yaml:"test,omitempty"`
+	ValidationFraction float64  `yaml:"validation_fraction,omitempty"`
+	TestFraction       float64  `yaml:"test_fraction,omitempty"`
+}
+
+// FeaturizeSettings tune the featurize stage.
+type FeaturizeSettings struct {
+	BatchSize  int   `yaml:"batch_size,omitempty"`
+	Workers    int   `yaml:"workers,omitempty"`
+	Threads    int   `yaml:"threads,omitempty"`
+	FastDecode bool  `yaml:"fast_decode,omitempty"`
+	MaxPixels  int64 `yaml:"max_pixels,omitempty"`
+}
+
+// TrainSettings are the head's; they mirror 'featurizer train'.
+type TrainSettings struct {
+	Solver          string   `yaml:"solver,omitempty" json:"solver"`
+	RegParam        *float64 `yaml:"reg_param,omitempty" json:"reg_param"`
+	ElasticNetParam float64  `yaml:"elastic_net_param,omitempty" json:"elastic_net_param"`
+	MaxIter         int      `yaml:"max_iter,omitempty" json:"max_iter"`
+	Standardize     *bool    `yaml:"standardize,omitempty" json:"standardize"`
+	ClassWeight     string   `yaml:"class_weight,omitempty" json:"class_weight"`
+	Hidden          int      `yaml:"hidden,omitempty" json:"hidden"`
+	Seed            int64    `yaml:"seed,omitempty" json:"seed"`
+	BatchSize       int      `yaml:"batch_size,omitempty" json:"batch_size"`
+	LearningRate    float64  `yaml:"learning_rate,omitempty" json:"learning_rate"`
+}
+
+// LoadJob reads and validates a job file. overrides are "dotted.key=value"
+// settings applied over the file (flags beat the file).
+func LoadJob(path string, overrides []string) (*JobConfig, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, &ConfigError{fmt.Errorf("read job: %w", err)}
+	}
+	if len(overrides) > 0 {
+		if data, err = applyOverrides(data, overrides); err != nil {
+			return nil, &ConfigError{fmt.Errorf("%s: %w", path, err)}
+		}
+	}
+	var c JobConfig
+	if err := strictyaml.Decode(path, data, &c); err != nil {
+		return nil, &ConfigError{err}
+	}
+	if err := c.validate(filepath.Dir(path)); err != nil {
+		return nil, &ConfigError{fmt.Errorf("%s: %w", path, err)}
+	}
+	return &c, nil
+}
+
+// applyOverrides sets key=value pairs in the YAML tree; values are parsed
+// as YAML scalars, so numbers stay numbers.
+func applyOverrides(data []byte, overrides []string) ([]byte, error) {
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return nil, fmt.Errorf("not valid YAML: %v", err)
+	}
+	if len(root.Content) == 0 {
+		root.Content = []*yaml.Node{{Kind: yaml.MappingNode}}
+	}
+	for _, o := range overrides {
+		key, val, ok := strings.Cut(o, "=")
+		if !ok || key == "" {
+			return nil, fmt.Errorf("--set %q: expected key=value, e.g. train.reg_param=0.01", o)
+		}
+		var v yaml.Node
+		if err := yaml.Unmarshal([]byte(val), &v); err != nil || len(v.Content) == 0 {
+			v = yaml.Node{Kind: yaml.DocumentNode, Content: []*yaml.Node{{Kind: yaml.ScalarNode, Tag: "!!str", Value: val}}}
+		}
+		node := root.Content[0]
+		parts := strings.Split(key, ".")
+		for i, p := range parts {
+			if node.Kind != yaml.MappingNode {
+				return nil, fmt.Errorf("--set %s: %s is not a mapping", key, strings.Join(parts[:i], "."))
+			}
+			var next *yaml.Node
+			for j := 0; j+1 < len(node.Content); j += 2 {
+				if node.Content[j].Value == p {
+					next = node.Content[j+1]
+					if i == len(parts)-1 {
+						node.Content[j+1] = v.Content[0]
+					}
+				}
+			}
+			if next == nil {
+				next = &yaml.Node{Kind: yaml.MappingNode}
+				if i == len(parts)-1 {
+					next = v.Content[0]
+				}
+				node.Content = append(node.Content, &yaml.Node{Kind: yaml.ScalarNode, Value: p}, next)
+			}
+			node = next
+		}
+	}
+	return yaml.Marshal(&root)
+}
+
+func (c *JobConfig) validate(dir string) error {
+	if c.Backbone == "" && c.Spec == "" {
+		return errors.New("backbone: expected a catalog name (see `featurizer backbones`) or a spec")
+	}
+	if c.Output == "" {
+		return errors.New("output: expected the job's output directory")
+	}
+	if c.Data.Train == "" {
+		return errors.New("data.train: expected a directory of class/*.jpg images or a manifest")
+	}
+	if c.Data.Archive != nil && (c.Data.Archive.URL == "" || len(c.Data.Archive.SHA256) != 64) {
+		return errors.New("data.archive: expected url and sha256 (64 hex digits)")
+	}
+	for _, f := range []struct {
+		name string
+		v    float64
+	}{{"data.validation_fraction", c.Data.ValidationFraction}, {"data.test_fraction", c.Data.TestFraction}} {
+		if f.v < 0 || f.v >= 1 {
+			return fmt.Errorf("%s: expected a fraction in [0, 1), got %v", f.name, f.v)
+		}
+	}
+	switch c.Train.Solver {
+	case "", "auto", "lbfgs", "adam":
+	default:
+		return fmt.Errorf("train.solver: expected auto, lbfgs or adam, got %q", c.Train.Solver)
+	}
+	switch c.Train.ClassWeight {
+	case "", "none", "balanced":
+	default:
+		return fmt.Errorf("train.class_weight: expected none or balanced, got %q", c.Train.ClassWeight)
+	}
+	if c.Train.ElasticNetParam < 0 || c.Train.ElasticNetParam > 1 {
+		return fmt.Errorf("train.elastic_net_param: expected a value in [0, 1], got %v", c.Train.ElasticNetParam)
+	}
+	if c.Train.RegParam != nil && *c.Train.RegParam < 0 {
+		return fmt.Errorf("train.reg_param: expected a value >= 0, got %v", *c.Train.RegParam)
+	}
+	rel := func(p *string) {
+		if *p != "" && !filepath.IsAbs(*p) && !strings.Contains(*p, "://") {
+			*p = filepath.Join(dir, *p)
+		}
+	}
+	rel(&c.Output)
+	rel(&c.ModelsDir)
+	rel(&c.Spec)
+	if c.Data.Archive == nil {
+		rel(&c.Data.Train)
+		rel(&c.Data.Validation)
+		rel(&c.Data.Test)
+		for _, p := range []struct{ name, path string }{{"data.train", c.Data.Train}, {"data.validation", c.Data.Validation}, {"data.test", c.Data.Test}} {
+			if p.path == "" {
+				continue
+			}
+			if _, err := os.Stat(p.path); err != nil {
+				return fmt.Errorf("%s: %s does not exist", p.name, p.path)
+			}
+		}
+	}
+	return nil
+}
+
+// RunOptions are the run's own settings (not part of the job).
+type RunOptions struct {
+	ORTLib    string
+	Offline   bool
+	Progress  func() featurize.Progress
+	Note      func(string)
+	Overwrite bool // redo every stage
+}
+
+// RunSummary reports what a run did.
+type RunSummary struct {
+	Stages []StageResult
+	Train  *TrainSummary
+	Model  string
+}
+
+// StageResult is one stage's outcome: done or skipped as up to date.
+type StageResult struct {
+	Name    string
+	Skipped bool
+	Detail  string
+}
+
+// Run runs a job: featurize each split (skipping a split whose table is
+// complete for the same backbone, weights, preprocessing and inputs), then
+// train (skipped when the model is up to date for the same tables and
+// settings).
+func Run(ctx context.Context, c *JobConfig, o RunOptions) (*RunSummary, error) {
+	note := func(format string, args ...any) {
+		if o.Note != nil {
+			o.Note(fmt.Sprintf(format, args...))
+		}
+	}
+	models := c.ModelsDir
+	if models == "" {
+		models = backbones.DefaultModelsDir()
+	}
+	data := c.Data
+	if data.Archive != nil {
+		root, err := data.Archive.Fetch(ctx, backbones.CacheDir(), o.Offline, o.Note)
+		if err != nil {
+			return nil, err
+		}
+		for _, p := range []*string{&data.Train, &data.Validation, &data.Test} {
+			if *p != "" {
+				*p = filepath.Join(root, *p)
+			}
+		}
+	}
+	// The backbone as it is now: its weights' hash is part of every key.
+	store := &backbones.Store{Dir: models, Offline: o.Offline, Note: o.Note}
+	name := c.Backbone
+	bb, err := backbones.Resolve(ctx, backbones.ResolveOptions{Name: name, SpecPath: c.Spec, Store: store})
+	if err != nil {
+		return nil, &ConfigError{err}
+	}
+	sum := &RunSummary{Model: filepath.Join(c.Output, "model")}
+	tables := map[string]string{}
+	keys := map[string]string{}
+	for _, split := range []struct{ name, src string }{{"train", data.Train}, {"validation", data.Validation}, {"test", data.Test}} {
+		if split.src == "" {
+			continue
+		}
+		out := filepath.Join(c.Output, "features", split.name)
+		tables[split.name] = out
+		key, err := featurizeKey(ctx, bb, c, split.src)
+		if err != nil {
+			return nil, err
+		}
+		keys[split.name] = key
+		if m, err := table.ReadManifest(out); err == nil && m.StageKey == key && !o.Overwrite {
+			if _, err := os.Stat(filepath.Join(out, table.SuccessFile)); err == nil {
+				note("featurize %s: up to date (%d rows in %s)", split.name, m.Rows, out)
+				sum.Stages = append(sum.Stages, StageResult{Name: "featurize " + split.name, Skipped: true, Detail: out})
+				continue
+			}
+		}
+		cfg := FeaturizeConfig{Common: Common{
+			Backbone: c.Backbone, Spec: c.Spec, ModelsDir: models, Offline: o.Offline, ORTLib: o.ORTLib,
+			Input: split.src, Output: out, Overwrite: true,
+			BatchSize: c.Featurize.BatchSize, Workers: c.Featurize.Workers, Threads: c.Featurize.Threads,
+			FastDecode: c.Featurize.FastDecode, MaxPixels: c.Featurize.MaxPixels, Note: o.Note, StageKey: key,
+		}}
+		if o.Progress != nil {
+			cfg.Progress = o.Progress()
+		}
+		note("featurize %s: %s -> %s", split.name, split.src, out)
+		fs, err := Featurize(ctx, cfg)
+		if err != nil {
+			return nil, fmt.Errorf("featurize %s: %w", split.name, err)
+		}
+		sum.Stages = append(sum.Stages, StageResult{Name: "featurize " + split.name,
+			Detail: fmt.Sprintf("%d rows, %d rejected, %.1f img/s", fs.Rows, fs.Rejected, fs.ImagesPerSecond)})
+	}
+
+	// Train: the key is the settings plus the keys of the tables.
+	ts := c.Train
+	keyJSON, _ := json.Marshal(map[string]any{"train": ts, "tables": keys,
+		"validation_fraction": data.ValidationFraction, "test_fraction": data.TestFraction})
+	kh := sha256.Sum256(keyJSON)
+	trainKey := hex.EncodeToString(kh[:])
+	modelDir := sum.Model
+	if art, _, err := head.LoadArtefact(modelDir); err == nil && art.Training.StageKey == trainKey && !o.Overwrite {
+		note("train: up to date (%s)", modelDir)
+		sum.Stages = append(sum.Stages, StageResult{Name: "train", Skipped: true, Detail: modelDir})
+		return sum, nil
+	}
+	hopts := head.Options{Solver: ts.Solver, RegParam: ts.RegParam, ElasticNet: ts.ElasticNetParam, MaxIter: ts.MaxIter,
+		ClassWeight: ts.ClassWeight, Hidden: ts.Hidden, Seed: ts.Seed, BatchSize: ts.BatchSize, LearnRate: ts.LearningRate}
+	if ts.Standardize != nil && !*ts.Standardize {
+		hopts.NoStandardize = true
+	}
+	if hopts.Seed == 0 {
+		hopts.Seed = 1
+	}
+	tc := TrainConfig{Features: tables["train"], Validation: tables["validation"], Test: tables["test"], Output: modelDir, Overwrite: true,
+		ValFraction: data.ValidationFraction, TestFraction: data.TestFraction, Head: hopts, ModelsDir: models,
+		BackboneWeights: bb.WeightsPath, ORTLib: o.ORTLib, Note: o.Note, StageKey: trainKey}
+	note("train: %s", modelDir)
+	tsum, err := Train(ctx, tc)
+	if err != nil {
+		return nil, fmt.Errorf("train: %w", err)
+	}
+	sum.Train = tsum
+	sum.Stages = append(sum.Stages, StageResult{Name: "train", Detail: modelDir})
+	return sum, nil
+}
+
+// featurizeKey fingerprints a featurize stage: the backbone's weights and
+// spec, the settings that change feature values, and the input listing
+// (paths, sizes, modification times), so that new or changed images redo
+// the stage.
+func featurizeKey(ctx context.Context, bb *backbones.Backbone, c *JobConfig, src string) (string, error) {
+	h := sha256.New()
+	spec, _ := json.Marshal(bb.Spec)
+	fmt.Fprintf(h, "weights %s\nspec %s\nfast_decode %v\nmax_pixels %d\ninput %s\n", bb.WeightsSHA256, spec, c.Featurize.FastDecode, c.Featurize.MaxPixels, src)
+	var lines []string
+	if st, err := os.Stat(src); err == nil && !st.IsDir() {
+		lines = append(lines, fmt.Sprintf("%s %d %d", src, st.Size(), st.ModTime().UnixNano()))
+	} else {
+		s, err := inputs.Open(ctx, nil, src)
+		if err != nil {
+			return "", &ConfigError{err}
+		}
+		err = s.Walk(ctx, func(it inputs.Item) error {
+			if st, err := os.Stat(it.Open); err == nil {
+				lines = append(lines, fmt.Sprintf("%s %d %d", it.Path, st.Size(), st.ModTime().UnixNano()))
+			}
+			return nil
+		})
+		if err != nil {
+			return "", err
+		}
+	}
+	sort.Strings(lines)
+	for _, l := range lines {
+		fmt.Fprintln(h, l)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}

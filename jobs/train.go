@@ -1,0 +1,338 @@
+package jobs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/featurizer/featurizer/backbones"
+	"github.com/featurizer/featurizer/head"
+	"github.com/featurizer/featurizer/table"
+)
+
+// TrainConfig configures a training job.
+type TrainConfig struct {
+	// Features is the training table. Without Validation/Test tables (and
+	// without a split column) it is split, stratified, by a seeded hash.
+	Features   string
+	Validation string
+	Test       string
+	Output     string // the model directory
+	Overwrite  bool
+	// ValFraction and TestFraction of the split (defaults 0.1 each; a
+	// fraction is 0 when its table is given).
+	ValFraction  float64
+	TestFraction float64
+	Head         head.Options
+	// ModelsDir and BackboneWeights locate the backbone's ONNX file for the
+	// combined model; without it only head.onnx is written.
+	ModelsDir       string
+	BackboneWeights string
+	ORTLib          string
+	Note            func(string)
+	// StageKey is recorded in model.json; the run job compares it to skip
+	// an up-to-date training stage.
+	StageKey string
+}
+
+// TrainSummary is what a training job reports.
+type TrainSummary struct {
+	Model      string         `json:"model"`
+	Classes    int            `json:"classes"`
+	Rows       map[string]int `json:"rows"`
+	RegParam   float64        `json:"reg_param"`
+	Solver     string         `json:"solver"`
+	Validation *head.Metrics  `json:"validation,omitempty"`
+	Test       *head.Metrics  `json:"test,omitempty"`
+	Seconds    float64        `json:"seconds"`
+	Combined   bool           `json:"combined_onnx"`
+}
+
+func (c *TrainConfig) note(format string, args ...any) {
+	if c.Note != nil {
+		c.Note(fmt.Sprintf(format, args...))
+	}
+}
+
+func openTables(c *TrainConfig) (train, val, test *head.Table, err error) {
+	if train, err = head.OpenTable(c.Features); err != nil {
+		return nil, nil, nil, &ConfigError{fmt.Errorf("features: %w", err)}
+	}
+	spec := train.FeatureSpec()
+	for _, x := range []struct {
+		path string
+		dst  **head.Table
+		name string
+	}{{c.Validation, &val, "validation"}, {c.Test, &test, "test"}} {
+		if x.path == "" {
+			continue
+		}
+		t, err := head.OpenTable(x.path)
+		if err != nil {
+			return nil, nil, nil, &ConfigError{fmt.Errorf("%s: %w", x.name, err)}
+		}
+		if t.Manifest != nil && train.Manifest != nil {
+			if err := spec.Mismatch(t.FeatureSpec(), "the training table "+c.Features, "the "+x.name+" table "+x.path); err != nil {
+				return nil, nil, nil, &ConfigError{err}
+			}
+		}
+		if t.Dim != train.Dim {
+			return nil, nil, nil, &ConfigError{fmt.Errorf("%s table %s has %d features, the training table %d", x.name, x.path, t.Dim, train.Dim)}
+		}
+		*x.dst = t
+	}
+	if train.HasSplit && (val != nil || test != nil) {
+		return nil, nil, nil, &ConfigError{errors.New("the training table has a split column: give no separate validation or test table")}
+	}
+	return train, val, test, nil
+}
+
+// Train trains a head on feature tables, evaluates it and writes the model
+// directory (atomically: a temporary directory renamed into place).
+func Train(ctx context.Context, c TrainConfig) (*TrainSummary, error) {
+	start := time.Now()
+	if c.Features == "" {
+		return nil, &ConfigError{errors.New("features: no training table given")}
+	}
+	if c.Output == "" {
+		return nil, &ConfigError{errors.New("output: no model directory given")}
+	}
+	if _, err := os.Stat(c.Output); err == nil && !c.Overwrite {
+		return nil, &ConfigError{fmt.Errorf("output: %s exists; pass --overwrite to replace it", c.Output)}
+	}
+	train, valT, testT, err := openTables(&c)
+	if err != nil {
+		return nil, err
+	}
+	classes, err := head.Classes(ctx, train)
+	if err != nil {
+		return nil, err
+	}
+	if len(classes) < 2 {
+		return nil, &ConfigError{fmt.Errorf("features: the training rows have %d labels; a classifier needs at least 2", len(classes))}
+	}
+	so := head.SplitOptions{ValFraction: c.ValFraction, TestFraction: c.TestFraction, Seed: c.Head.Seed}
+	if so.ValFraction == 0 && valT == nil && !train.HasSplit {
+		so.ValFraction = 0.1
+	}
+	if so.TestFraction == 0 && testT == nil && !train.HasSplit {
+		so.TestFraction = 0.1
+	}
+	if valT != nil {
+		so.ValFraction = 0
+	}
+	if testT != nil {
+		so.TestFraction = 0
+	}
+	a, err := head.Assign(ctx, train, classes, "", so)
+	if err != nil {
+		return nil, err
+	}
+	if a.Unlabeled > 0 {
+		c.note("%d unlabelled rows of %s are not used", a.Unlabeled, c.Features)
+	}
+	load := func(t *head.Table, fixed, split string) (*head.Dataset, error) {
+		if t == nil {
+			return head.Load(ctx, train, a, split)
+		}
+		ta, err := head.Assign(ctx, t, classes, fixed, head.SplitOptions{})
+		if err != nil {
+			return nil, err
+		}
+		if ta.Unknown > 0 {
+			c.note("%d rows of %s have labels the training rows lack; they are not evaluated", ta.Unknown, t.Dir)
+		}
+		return head.Load(ctx, t, ta, split)
+	}
+	val, err := load(valT, head.SplitValidation, head.SplitValidation)
+	if err != nil {
+		return nil, err
+	}
+	test, err := load(testT, head.SplitTest, head.SplitTest)
+	if err != nil {
+		return nil, err
+	}
+	nTrain := a.Count(head.SplitTrain)
+	o := c.Head
+	o.Log = func(s string) { c.note("%s", s) }
+	solver := o.Solver
+	if solver == "" || solver == "auto" {
+		budget := o.MemoryBudget
+		if budget <= 0 {
+			budget = 4 << 30
+		}
+		solver = "lbfgs"
+		if int64(nTrain)*int64(train.Dim)*4 > budget {
+			solver = "adam"
+		}
+	}
+	o.Solver = solver
+	c.note("training %s on %d rows (%d classes, %d features), %d validation, %d test; solver %s, BLAS %s",
+		modelKind(o.Hidden), nTrain, len(classes), train.Dim, val.N, test.N, solver, head.UseBLAS())
+	var res *head.Result
+	if solver == "adam" {
+		res, err = head.TrainStream(ctx, &head.Stream{T: train, A: a, Split: head.SplitTrain}, val, len(classes), o)
+	} else {
+		var ds *head.Dataset
+		if ds, err = head.Load(ctx, train, a, head.SplitTrain); err != nil {
+			return nil, err
+		}
+		res, err = head.Train(ctx, ds, val, len(classes), o)
+	}
+	if err != nil {
+		var oe *head.OptionError
+		if errors.As(err, &oe) {
+			return nil, &ConfigError{err}
+		}
+		return nil, err
+	}
+	sum := &TrainSummary{Model: c.Output, Classes: len(classes), RegParam: res.Lambda, Solver: res.Solver,
+		Rows: map[string]int{"train": nTrain, "validation": val.N, "test": test.N}}
+	evaluate := func(ds *head.Dataset, standardized bool) (*head.Metrics, error) {
+		if ds.N == 0 {
+			return nil, nil
+		}
+		if !standardized {
+			res.Std.Apply(ds.X, ds.N)
+		}
+		probs, err := res.Params.Probabilities(ds.X, ds.N)
+		if err != nil {
+			return nil, err
+		}
+		m := head.Evaluate(probs, ds.Y, classes)
+		return &m, nil
+	}
+	if sum.Validation, err = evaluate(val, true); err != nil {
+		return nil, err
+	}
+	if sum.Test, err = evaluate(test, false); err != nil {
+		return nil, err
+	}
+
+	// The model directory is built aside and renamed into place.
+	tmp, err := os.MkdirTemp(filepath.Dir(filepath.Clean(c.Output)), "."+filepath.Base(c.Output)+".tmp-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp)
+	folded := head.Fold(res.Params, res.Std)
+	art := &head.Artefact{
+		Created: time.Now().UTC(), Classes: classes, Features: train.FeatureSpec(),
+		Head: head.HeadInfo{Type: "logistic_regression", Dim: folded.D, Hidden: folded.H, K: folded.K},
+		Training: head.TrainingInfo{Solver: res.Solver, BLAS: res.BLAS, RegParam: res.Lambda, RegParamChosen: o.RegParam == nil,
+			ElasticNetParam: o.ElasticNet, Standardize: !o.NoStandardize, ClassWeight: o.ClassWeight, Seed: o.Seed, MaxIter: o.MaxIter,
+			Iterations: res.Iterations, Seconds: res.TrainSeconds, Rows: sum.Rows,
+			Tables: map[string]string{"train": c.Features, "validation": c.Validation, "test": c.Test}, StageKey: c.StageKey},
+		Validation: sum.Validation, Test: sum.Test,
+	}
+	if folded.H > 0 {
+		art.Head.Type = "mlp"
+	}
+	var notes []string
+	combined, why := combine(ctx, &c, art, folded, tmp)
+	if combined != nil {
+		art.Combined = combined
+		sum.Combined = true
+		if err := head.WriteMLmodel(tmp, combined.File, combined.Input, combined.InputShape, combined.Output, len(classes)); err != nil {
+			return nil, err
+		}
+	} else {
+		notes = append(notes, "model.onnx (image in, probabilities out) was not written: "+why+". MLmodel describes head.onnx (features in).")
+		c.note("combined model not written: %s", why)
+		if err := head.WriteMLmodel(tmp, head.HeadONNX, head.FeaturesInput, []int64{int64(folded.D)}, head.ProbsOutput, len(classes)); err != nil {
+			return nil, err
+		}
+	}
+	if err := art.Save(tmp, folded); err != nil {
+		return nil, err
+	}
+	rep := &head.Report{Title: "Classifier head on " + featuresTitle(art.Features, c.Features), Classes: classes, Features: art.Features,
+		Solver: res.Solver, BLAS: res.BLAS, Lambda: res.Lambda, Alpha: o.ElasticNet, Hidden: o.Hidden, Curve: res.Curve,
+		TrainRows: nTrain, Seconds: res.TrainSeconds, Validation: sum.Validation, Test: sum.Test, Notes: notes}
+	if err := head.WriteReport(tmp, rep); err != nil {
+		return nil, err
+	}
+	if c.Overwrite {
+		if err := os.RemoveAll(c.Output); err != nil {
+			return nil, err
+		}
+	}
+	if err := os.Rename(tmp, c.Output); err != nil {
+		return nil, fmt.Errorf("commit model directory: %w", err)
+	}
+	sum.Seconds = time.Since(start).Seconds()
+	return sum, nil
+}
+
+func modelKind(hidden int) string {
+	if hidden > 0 {
+		return fmt.Sprintf("an MLP head (%d hidden units)", hidden)
+	}
+	return "a logistic regression head"
+}
+
+func featuresTitle(f table.FeatureSpec, path string) string {
+	if f.Backbone != "" {
+		return f.Backbone + " features"
+	}
+	return path
+}
+
+// combine writes model.onnx when the backbone's weights are at hand and are
+// the ones the features came from; otherwise it says why not.
+func combine(ctx context.Context, c *TrainConfig, art *head.Artefact, folded *head.Params, dir string) (*head.CombinedInfo, string) {
+	f := art.Features
+	if f.WeightsSHA256 == "" {
+		return nil, "the feature table has no provenance (not written by featurizer)"
+	}
+	var candidates []string
+	if c.BackboneWeights != "" {
+		candidates = append(candidates, c.BackboneWeights)
+	}
+	if s, err := backbones.Lookup(f.Backbone); err == nil {
+		dir := c.ModelsDir
+		if dir == "" {
+			dir = backbones.DefaultModelsDir()
+		}
+		candidates = append(candidates, filepath.Join(dir, s.File))
+	}
+	var path string
+	for _, p := range candidates {
+		if sha, err := backbones.HashFile(p); err == nil && sha == f.WeightsSHA256 {
+			path = p
+			break
+		}
+	}
+	if path == "" {
+		return nil, fmt.Sprintf("the %s weights with SHA-256 %s were not found (looked at %v)", f.Backbone, f.WeightsSHA256, candidates)
+	}
+	if err := backbones.InitRuntime(c.ORTLib); err != nil {
+		return nil, err.Error()
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err.Error()
+	}
+	spec := specFromFeatures(f)
+	model, input, sample, err := head.CombinedModel(data, spec, folded)
+	if err != nil {
+		return nil, "grafting the head onto the backbone failed: " + err.Error()
+	}
+	if err := table.WriteFileAtomic(filepath.Join(dir, head.CombinedONNX), model); err != nil {
+		return nil, err.Error()
+	}
+	return &head.CombinedInfo{File: head.CombinedONNX, Input: input, InputShape: sample, Output: head.CombinedOutput, WeightsSHA256: f.WeightsSHA256}, ""
+}
+
+// specFromFeatures rebuilds the backbone spec a feature table was made with.
+func specFromFeatures(f table.FeatureSpec) *backbones.Spec {
+	pooling := f.FeaturePooling
+	if pooling == "" {
+		pooling = "auto"
+	}
+	return &backbones.Spec{Name: f.Backbone, Input: f.Preprocessing.Input, Resize: f.Preprocessing.Resize, Normalize: f.Preprocessing.Normalize,
+		Features: backbones.FeatureSpec{Tensor: f.FeatureTensor, Pooling: pooling, Dim: f.FeatureDim}}
+}

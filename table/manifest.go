@@ -1,0 +1,101 @@
+package table
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/featurizer/featurizer/backbones"
+)
+
+// Provenance says exactly how a table was made; it is stored in every
+// Parquet footer and in the manifest.
+type Provenance struct {
+	Tool           string                  `json:"tool"`
+	ToolVersion    string                  `json:"tool_version"`
+	Backbone       string                  `json:"backbone"`
+	WeightsFile    string                  `json:"weights_file"`
+	WeightsSHA256  string                  `json:"weights_sha256"`
+	Preprocessing  backbones.Preprocessing `json:"preprocessing"`
+	FeatureTensor  string                  `json:"feature_tensor,omitempty"`
+	FeaturePooling string                  `json:"feature_pooling,omitempty"`
+	FeatureDim     int                     `json:"feature_dim,omitempty"`
+	Labels         []string                `json:"labels"`
+}
+
+// Manifest is written last, as _manifest.json, just before _SUCCESS.
+type Manifest struct {
+	Format      string     `json:"format"`
+	Kind        string     `json:"kind"` // features or predictions
+	Provenance  Provenance `json:"provenance"`
+	Input       string     `json:"input"`
+	Parts       []PartInfo `json:"parts"`
+	RejectParts []PartInfo `json:"reject_parts"`
+	Rows        int64      `json:"rows"`
+	Rejected    int64      `json:"rejected"`
+	Created     time.Time  `json:"created"`
+	// StageKey fingerprints what the table was made from (set by run
+	// jobs): a rerun with the same key skips the stage.
+	StageKey string `json:"stage_key,omitempty"`
+}
+
+// PartInfo describes one committed part file.
+type PartInfo struct {
+	File string `json:"file"`
+	Rows int    `json:"rows"`
+}
+
+// ManifestFormat versions the table layout.
+const ManifestFormat = "featurizer.table/v1"
+
+// ReadManifest reads the manifest of a complete table.
+func ReadManifest(dir string) (*Manifest, error) {
+	b, err := os.ReadFile(filepath.Join(dir, ManifestFile))
+	if err != nil {
+		return nil, err
+	}
+	var m Manifest
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, fmt.Errorf("%s: %w", ManifestFile, err)
+	}
+	return &m, nil
+}
+
+// FeatureSpec is the part of the provenance that decides the feature
+// values: two tables (or a table and a model) are compatible only when it
+// is equal.
+type FeatureSpec struct {
+	Backbone       string                  `json:"backbone"`
+	WeightsSHA256  string                  `json:"weights_sha256"`
+	Preprocessing  backbones.Preprocessing `json:"preprocessing"`
+	FeatureTensor  string                  `json:"feature_tensor"`
+	FeaturePooling string                  `json:"feature_pooling"`
+	FeatureDim     int                     `json:"feature_dim"`
+}
+
+// FeatureSpec returns the feature-deciding part of p.
+func (p Provenance) FeatureSpec() FeatureSpec {
+	return FeatureSpec{Backbone: p.Backbone, WeightsSHA256: p.WeightsSHA256, Preprocessing: p.Preprocessing,
+		FeatureTensor: p.FeatureTensor, FeaturePooling: p.FeaturePooling, FeatureDim: p.FeatureDim}
+}
+
+// String is a short human form, for error messages.
+func (f FeatureSpec) String() string {
+	sha := f.WeightsSHA256
+	if len(sha) > 12 {
+		sha = sha[:12]
+	}
+	return fmt.Sprintf("%s (weights %s, tap %s/%s, %d-d, preprocessing %s)", f.Backbone, sha, f.FeatureTensor, f.FeaturePooling, f.FeatureDim, f.Preprocessing.JSON())
+}
+
+// Mismatch returns an error naming both specs when they differ.
+func (f FeatureSpec) Mismatch(other FeatureSpec, what, otherWhat string) error {
+	a, _ := json.Marshal(f)
+	b, _ := json.Marshal(other)
+	if string(a) == string(b) {
+		return nil
+	}
+	return fmt.Errorf("feature mismatch: %s has features from %s, but %s has features from %s", what, f, otherWhat, other)
+}
