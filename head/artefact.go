@@ -81,6 +81,7 @@ type TrainingInfo struct {
 	MaxIter         int               `json:"max_iter"`
 	Iterations      int               `json:"iterations"`
 	Seconds         float64           `json:"seconds"`
+	PeakRSSMiB      float64           `json:"peak_rss_mib"`
 	Rows            map[string]int    `json:"rows"`
 	Tables          map[string]string `json:"tables"`
 	StageKey        string            `json:"stage_key,omitempty"` // fingerprint of the run job's settings and tables, for stage skipping

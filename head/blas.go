@@ -22,6 +22,7 @@ func UseBLAS() string {
 	blasOnce.Do(func() {
 		if openBLAS != nil && os.Getenv("FEATURIZER_BLAS") != "go" {
 			tensor.Use(openBLAS)
+			singleThreadBLAS()
 			blasName = "openblas"
 			return
 		}

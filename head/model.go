@@ -112,41 +112,46 @@ type Penalty struct {
 }
 
 // net is the Gorgonia graph of the head for batches of n rows: penalized
-// weighted cross-entropy, its gradients, and the class probabilities.
+// weighted cross-entropy, its gradients, and the class probabilities. Its
+// inputs are fed by G.Let, so the same graph reads views of a large matrix
+// chunk by chunk without copying it.
 type net struct {
 	n      int
 	p      *Params // its slices back the parameter nodes: no copies
 	vm     G.VM
-	x      []float32 // n x D input, backing the X node
-	t      []float32 // n x K: one-hot targets times the normalized sample weight
-	sw     []float32 // n: normalized sample weights
-	l2, l1 float32   // penalty coefficients, graph inputs so one graph serves a whole path
+	X      *G.Node
+	T      *G.Node // n x K: one-hot targets times the normalized sample weight
+	SW     *G.Node // n: normalized sample weights
+	xbuf   []float32
+	tbuf   []float32
+	swbuf  []float32
+	l2, l1 float32 // penalty coefficients, graph inputs so one graph serves a whole path
 	l2n    *G.Node
 	l1n    *G.Node
+	pen    Penalty
+	smooth float64
 	loss   *G.Node
+	rows   *G.Node // per-row weighted loss: summed in float64 for the line search
 	probs  *G.Node
 	params []*G.Node
 	grads  []*G.Node
 }
 
-// newNet builds the graph for batches of n rows. x, when given, backs the
-// input (n*D values, not copied: the full training matrix for L-BFGS).
-// train adds the loss and its gradients; smoothL1 > 0 puts a smoothed L1
-// term in the graph.
-func newNet(n int, p *Params, x []float32, train bool, smoothL1 float64) (*net, error) {
+// newNet builds the graph for batches of n rows. train adds the loss and
+// its gradients (and drops the probabilities); smoothL1 > 0 puts a
+// smoothed L1 term in the graph.
+func newNet(n int, p *Params, train bool, smoothL1 float64) (*net, error) {
 	UseBLAS()
 	g := G.NewGraph()
-	if x == nil {
-		x = make([]float32, n*p.D)
-	}
-	nt := &net{n: n, p: p, x: x}
+	nt := &net{n: n, p: p, smooth: smoothL1, xbuf: make([]float32, n*p.D)}
 	mat := func(name string, r, c int, back []float32) *G.Node {
 		return G.NewMatrix(g, tensor.Float32, G.WithShape(r, c), G.WithName(name), G.WithValue(tensor.New(tensor.WithBacking(back), tensor.WithShape(r, c))))
 	}
 	vec := func(name string, l int, back []float32) *G.Node {
 		return G.NewVector(g, tensor.Float32, G.WithShape(l), G.WithName(name), G.WithValue(tensor.New(tensor.WithBacking(back), tensor.WithShape(l))))
 	}
-	X := mat("X", n, p.D, nt.x)
+	X := mat("X", n, p.D, nt.xbuf)
+	nt.X = X
 	in, inDim := X, p.D
 	var err error
 	if p.H > 0 {
@@ -178,18 +183,20 @@ func newNet(n int, p *Params, x []float32, train bool, smoothL1 float64) (*net, 
 	zs := G.Must(G.BroadcastSub(z, m, nil, []byte{1}))
 	ez := G.Must(G.Exp(zs))
 	se := G.Must(G.Sum(ez, 1))
-	nt.probs = G.Must(G.BroadcastHadamardDiv(ez, se, nil, []byte{1}))
 	if !train {
+		nt.probs = G.Must(G.BroadcastHadamardDiv(ez, se, nil, []byte{1}))
 		nt.vm = G.NewTapeMachine(g.SubgraphRoots(nt.probs))
 		return nt, nil
 	}
-	nt.t = make([]float32, n*p.K)
-	nt.sw = make([]float32, n)
-	T := mat("T", n, p.K, nt.t)
-	SW := vec("SW", n, nt.sw)
+	nt.tbuf = make([]float32, n*p.K)
+	nt.swbuf = make([]float32, n)
+	nt.T = mat("T", n, p.K, nt.tbuf)
+	nt.SW = vec("SW", n, nt.swbuf)
 	lse := G.Must(G.Add(G.Must(G.Log(se)), m))
-	// sum_i sw_i * (lse_i - z_{i,y_i})
-	loss := G.Must(G.Sub(G.Must(G.Sum(G.Must(G.HadamardProd(lse, SW)))), G.Must(G.Sum(G.Must(G.HadamardProd(z, T))))))
+	// row i: sw_i * (lse_i - z_{i,y_i}); T holds sw_i at y_i.
+	rows := G.Must(G.Sub(G.Must(G.HadamardProd(lse, nt.SW)), G.Must(G.Sum(G.Must(G.HadamardProd(z, nt.T)), 1))))
+	nt.rows = rows
+	loss := G.Must(G.Sum(rows))
 	weights := []*G.Node{W}
 	if p.H > 0 {
 		weights = []*G.Node{nt.params[0], W}
@@ -212,9 +219,9 @@ func newNet(n int, p *Params, x []float32, train bool, smoothL1 float64) (*net, 
 	if nt.grads, err = G.Grad(loss, nt.params...); err != nil {
 		return nil, fmt.Errorf("gradients: %w", err)
 	}
-	// Only what the loss, its gradients and the probabilities need: the
-	// derivative with respect to X is never computed.
-	roots := append([]*G.Node{loss, nt.probs}, nt.grads...)
+	// Only what the loss and its gradients need: the derivative with
+	// respect to X is never computed.
+	roots := append([]*G.Node{loss, rows}, nt.grads...)
 	nt.vm = G.NewTapeMachine(g.SubgraphRoots(roots...))
 	return nt, nil
 }
@@ -223,8 +230,24 @@ func newNet(n int, p *Params, x []float32, train bool, smoothL1 float64) (*net, 
 // squared weights and, when the graph has it, lambda*alpha on the smoothed
 // absolute values.
 func (nt *net) setPenalty(pen Penalty) {
+	nt.pen = pen
 	nt.l2 = float32(pen.Lambda * (1 - pen.Alpha) / 2)
 	nt.l1 = float32(pen.Lambda * pen.Alpha)
+}
+
+// feed points the inputs at x (n*D values) and, for a training graph, at
+// the targets t (n*K) and weights sw (n). Nothing is copied.
+func (nt *net) feed(x, t, sw []float32) error {
+	if err := G.Let(nt.X, tensor.New(tensor.WithBacking(x[:nt.n*nt.p.D]), tensor.WithShape(nt.n, nt.p.D))); err != nil {
+		return err
+	}
+	if nt.T == nil {
+		return nil
+	}
+	if err := G.Let(nt.T, tensor.New(tensor.WithBacking(t[:nt.n*nt.p.K]), tensor.WithShape(nt.n, nt.p.K))); err != nil {
+		return err
+	}
+	return G.Let(nt.SW, tensor.New(tensor.WithBacking(sw[:nt.n]), tensor.WithShape(nt.n)))
 }
 
 // run executes the graph once; its values stay readable until the next
@@ -244,13 +267,48 @@ func (nt *net) run() error {
 	return nt.vm.RunAll()
 }
 
-// lossAndGrad runs the graph and returns the loss, with the gradients
-// appended to grad in parameter order (float64).
+// rowLoss sums the last run's per-row losses in float64.
+func (nt *net) rowLoss() float64 {
+	var loss float64
+	for _, v := range nt.rows.Value().Data().([]float32) {
+		loss += float64(v)
+	}
+	return loss
+}
+
+// penaltyValue is the penalty of the current weights, in float64.
+func (nt *net) penaltyValue(pen Penalty) float64 {
+	eps2 := nt.smooth * nt.smooth
+	l2 := pen.Lambda * (1 - pen.Alpha) / 2
+	l1 := pen.Lambda * pen.Alpha
+	var v float64
+	for _, s := range nt.p.weightSlices() {
+		var sq, abs float64
+		for _, w := range s {
+			sq += float64(w) * float64(w)
+			if nt.l1n != nil {
+				abs += math.Sqrt(float64(w)*float64(w) + eps2)
+			}
+		}
+		v += l2 * sq
+		if nt.l1n != nil {
+			v += l1 * abs
+		}
+	}
+	return v
+}
+
+// lossAndGrad runs the graph on its own buffers and returns the loss
+// (float64: the graph's per-row terms and the penalty summed here, as a
+// float32 total of many rows is too coarse for L-BFGS's line search), with
+// the gradients written to grad in parameter order.
 func (nt *net) lossAndGrad(grad []float64) (float64, error) {
+	if err := nt.feed(nt.xbuf, nt.tbuf, nt.swbuf); err != nil {
+		return 0, err
+	}
 	if err := nt.run(); err != nil {
 		return 0, err
 	}
-	loss := float64(nt.loss.Value().Data().(float32))
 	i := 0
 	for _, gn := range nt.grads {
 		for _, v := range gn.Value().Data().([]float32) {
@@ -258,7 +316,7 @@ func (nt *net) lossAndGrad(grad []float64) (float64, error) {
 			i++
 		}
 	}
-	return loss, nil
+	return nt.rowLoss() + nt.penaltyValue(nt.pen), nil
 }
 
 // gradSlices returns the gradients of the last run as float32 views.
@@ -270,32 +328,36 @@ func (nt *net) gradSlices() [][]float32 {
 	return out
 }
 
-// setBatch fills the input and the weighted one-hot targets for rows
-// x (m*D values, m <= n) with classes y and per-class weights cw. The
-// remaining rows are zero with zero weight.
-func (nt *net) setBatch(x []float32, y []int32, m int, cw []float32) {
+// setBatch copies rows x (m*D values, m <= n) with classes y into the
+// net's buffers, with weighted one-hot targets (per-class weights cw,
+// normalized over the batch); the remaining rows are zero with zero
+// weight. It feeds the buffers.
+func (nt *net) setBatch(x []float32, y []int32, m int, cw []float32) error {
 	d := nt.p.D
-	copy(nt.x, x[:m*d])
-	clear(nt.x[m*d:])
-	nt.setTargets(y, m, cw)
+	copy(nt.xbuf, x[:m*d])
+	clear(nt.xbuf[m*d:])
+	if nt.T != nil {
+		fillTargets(nt.tbuf, nt.swbuf, y, m, nt.p.K, cw)
+	}
+	return nt.feed(nt.xbuf, nt.tbuf, nt.swbuf)
 }
 
-// setTargets fills the weighted one-hot targets of the first m rows.
-func (nt *net) setTargets(y []int32, m int, cw []float32) {
-	k := nt.p.K
-	clear(nt.t)
+// fillTargets writes normalized sample weights (sum 1 over the m rows) and
+// the weighted one-hot targets; rows past m get zero.
+func fillTargets(t, sw []float32, y []int32, m, k int, cw []float32) {
+	clear(t)
+	clear(sw)
 	var total float64
 	for i := 0; i < m; i++ {
 		total += float64(classWeight(cw, y[i]))
 	}
-	for i := 0; i < nt.n; i++ {
-		if i >= m || total == 0 {
-			nt.sw[i] = 0
-			continue
-		}
+	if total == 0 {
+		return
+	}
+	for i := 0; i < m; i++ {
 		w := float32(float64(classWeight(cw, y[i])) / total)
-		nt.sw[i] = w
-		nt.t[i*k+int(y[i])] = w
+		sw[i] = w
+		t[i*k+int(y[i])] = w
 	}
 }
 
@@ -311,15 +373,16 @@ func classWeight(cw []float32, y int32) float32 {
 func (p *Params) Probabilities(x []float32, n int) ([]float32, error) {
 	const chunk = 2048
 	c := min(chunk, max(n, 1))
-	nt, err := newNet(c, p, nil, false, 0)
+	nt, err := newNet(c, p, false, 0)
 	if err != nil {
 		return nil, err
 	}
 	out := make([]float32, 0, n*p.K)
 	for i := 0; i < n; i += c {
 		m := min(c, n-i)
-		copy(nt.x, x[i*p.D:(i+m)*p.D])
-		clear(nt.x[m*p.D:])
+		if err := nt.setBatch(x[i*p.D:(i+m)*p.D], nil, m, nil); err != nil {
+			return nil, err
+		}
 		if err := nt.run(); err != nil {
 			return nil, err
 		}

@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"math"
 	"math/rand"
+	"runtime"
+	"runtime/debug"
+	"sync"
 	"time"
 
 	"gonum.org/v1/gonum/optimize"
@@ -34,7 +37,7 @@ type Options struct {
 	MaxIter   int
 	BatchSize int     // Adam; default 256
 	LearnRate float64 // Adam; default 1e-3
-	// Patience stops a fit after this many iterations (L-BFGS, default 20)
+	// Patience stops a fit after this many iterations (L-BFGS, default 10)
 	// or epochs (Adam, default 4) without a better validation loss.
 	Patience int
 	Seed     int64
@@ -65,7 +68,7 @@ func (o *Options) defaults(adam bool) {
 		}
 	}
 	if o.Patience <= 0 {
-		o.Patience = 20
+		o.Patience = 10
 		if adam {
 			o.Patience = 4
 		}
@@ -119,6 +122,7 @@ type Result struct {
 	BLAS         string
 	Curve        []CurvePoint
 	Iterations   int
+	MaxIter      int // per fit, after defaults
 	TrainSeconds float64
 }
 
@@ -207,7 +211,7 @@ func newEvaluator(p *Params, ds *Dataset) (*evaluator, error) {
 	if ds == nil || ds.N == 0 {
 		return nil, nil
 	}
-	nt, err := newNet(min(2048, ds.N), p, nil, false, 0)
+	nt, err := newNet(min(2048, ds.N), p, false, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -219,8 +223,9 @@ func (e *evaluator) eval() (loss, acc float64, err error) {
 	var correct int
 	for i := 0; i < e.ds.N; i += c {
 		m := min(c, e.ds.N-i)
-		copy(e.nt.x, e.ds.X[i*d:(i+m)*d])
-		clear(e.nt.x[m*d:])
+		if err := e.nt.setBatch(e.ds.X[i*d:(i+m)*d], nil, m, nil); err != nil {
+			return 0, 0, err
+		}
 		if err := e.nt.run(); err != nil {
 			return 0, 0, err
 		}
@@ -265,8 +270,9 @@ func Train(ctx context.Context, train, val *Dataset, k int, o Options) (*Result,
 	if err := checkOptions(&o, val); err != nil {
 		return nil, err
 	}
-	res := &Result{Solver: solver, BLAS: UseBLAS(), Alpha: o.ElasticNet}
+	res := &Result{Solver: solver, BLAS: UseBLAS(), Alpha: o.ElasticNet, MaxIter: o.MaxIter}
 	start := time.Now()
+	defer debug.SetGCPercent(debug.SetGCPercent(gcPercent))
 	if !o.NoStandardize {
 		res.Std = FitStandardizer(train)
 		res.Std.Apply(train.X, train.N)
@@ -301,8 +307,9 @@ func TrainStream(ctx context.Context, src *Stream, val *Dataset, k int, o Option
 	if err := checkOptions(&o, val); err != nil {
 		return nil, err
 	}
-	res := &Result{Solver: "adam", BLAS: UseBLAS(), Alpha: o.ElasticNet}
+	res := &Result{Solver: "adam", BLAS: UseBLAS(), Alpha: o.ElasticNet, MaxIter: o.MaxIter}
 	start := time.Now()
+	defer debug.SetGCPercent(debug.SetGCPercent(gcPercent))
 	seq := func(n int) []int {
 		out := make([]int, n)
 		for i := range out {
@@ -412,36 +419,142 @@ func nonZero(p *Params) float64 {
 // lbfgs fits on the whole training matrix with gonum's L-BFGS driving the
 // graph's loss and gradients; the L1 part of the elastic net is smoothed.
 type lbfgs struct {
-	p     *Params
-	nt    *net
-	val   *evaluator
-	train *Dataset
-	o     *Options
+	p    *Params
+	full *fullBatch
+	val  *evaluator
+	o    *Options
 }
+
+// gcPercent is the garbage collector's target while training: the graphs
+// allocate their temporaries at every run, and with the training matrix
+// live the default (100) would let garbage grow to the matrix's size.
+const gcPercent = 20
 
 // l1Smooth is the epsilon of sqrt(w^2 + eps^2) standing in for |w|.
 const l1Smooth = 1e-4
+
+// fullBatch evaluates the loss and gradients over the whole training
+// matrix, in chunks of rows spread over one graph per core. Each graph
+// reads views of the matrix (no copies) and keeps its temporaries chunk
+// sized; the sums run in a fixed order, so results do not depend on
+// scheduling.
+type fullBatch struct {
+	ds     *Dataset
+	t, sw  []float32 // n x K weighted targets, n weights (normalized over all rows)
+	nets   []*net
+	chunk  int
+	grads  [][]float64 // per worker
+	losses []float64
+	pen    Penalty
+}
+
+func newFullBatch(p *Params, ds *Dataset, cw []float32, smooth float64, workers int) (*fullBatch, error) {
+	const chunk = 4096
+	c := min(chunk, ds.N)
+	nchunks := (ds.N + c - 1) / c
+	workers = max(1, min(workers, nchunks))
+	f := &fullBatch{ds: ds, chunk: c, t: make([]float32, ds.N*p.K), sw: make([]float32, ds.N)}
+	fillTargets(f.t, f.sw, ds.Y, ds.N, p.K, cw)
+	for w := 0; w < workers; w++ {
+		nt, err := newNet(c, p, true, smooth)
+		if err != nil {
+			return nil, err
+		}
+		f.nets = append(f.nets, nt)
+		f.grads = append(f.grads, make([]float64, p.Len()))
+	}
+	f.losses = make([]float64, workers)
+	return f, nil
+}
+
+func (f *fullBatch) setPenalty(pen Penalty) { f.pen = pen }
+
+// eval returns the penalized loss and writes its gradient into grad.
+func (f *fullBatch) eval(grad []float64) (float64, error) {
+	d, k, c := f.ds.D, f.nets[0].p.K, f.chunk
+	nchunks := (f.ds.N + c - 1) / c
+	errs := make([]error, len(f.nets))
+	var wg sync.WaitGroup
+	for w, nt := range f.nets {
+		wg.Add(1)
+		go func(w int, nt *net) {
+			defer wg.Done()
+			g := f.grads[w]
+			clear(g)
+			f.losses[w] = 0
+			for ci := w; ci < nchunks; ci += len(f.nets) {
+				lo, hi := ci*c, min((ci+1)*c, f.ds.N)
+				x, t, sw := f.ds.X[lo*d:hi*d], f.t[lo*k:hi*k], f.sw[lo:hi]
+				if hi-lo < c { // the short last chunk, padded with zero-weight rows
+					x, t, sw = padTo(x, c*d), padTo(t, c*k), padTo(sw, c)
+				}
+				// The penalty enters once: in the first chunk.
+				if ci == 0 {
+					nt.setPenalty(f.pen)
+				} else {
+					nt.setPenalty(Penalty{})
+				}
+				if err := nt.feed(x, t, sw); err != nil {
+					errs[w] = err
+					return
+				}
+				if err := nt.run(); err != nil {
+					errs[w] = err
+					return
+				}
+				f.losses[w] += nt.rowLoss()
+				i := 0
+				for _, gn := range nt.grads {
+					for _, v := range gn.Value().Data().([]float32) {
+						g[i] += float64(v)
+						i++
+					}
+				}
+			}
+		}(w, nt)
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return 0, err
+		}
+	}
+	clear(grad)
+	loss := f.nets[0].penaltyValue(f.pen)
+	for w := range f.nets {
+		loss += f.losses[w]
+		for i, v := range f.grads[w] {
+			grad[i] += v
+		}
+	}
+	return loss, nil
+}
+
+func padTo(s []float32, n int) []float32 {
+	out := make([]float32, n)
+	copy(out, s)
+	return out
+}
 
 func newLBFGS(p *Params, train, val *Dataset, cw []float32, o *Options) (*lbfgs, error) {
 	smooth := 0.0
 	if o.ElasticNet > 0 {
 		smooth = l1Smooth
 	}
-	nt, err := newNet(train.N, p, train.X, true, smooth)
+	full, err := newFullBatch(p, train, cw, smooth, runtime.NumCPU())
 	if err != nil {
 		return nil, err
 	}
-	nt.setTargets(train.Y, train.N, cw)
 	ev, err := newEvaluator(p, val)
 	if err != nil {
 		return nil, err
 	}
-	return &lbfgs{p: p, nt: nt, val: ev, train: train, o: o}, nil
+	return &lbfgs{p: p, full: full, val: ev, o: o}, nil
 }
 
 func (l *lbfgs) fit(ctx context.Context, pen Penalty) (CurvePoint, error) {
 	start := time.Now()
-	l.nt.setPenalty(pen)
+	l.full.setPenalty(pen)
 	n := l.p.Len()
 	x0 := make([]float64, n)
 	l.p.flatten(x0)
@@ -460,7 +573,7 @@ func (l *lbfgs) fit(ctx context.Context, pen Penalty) (CurvePoint, error) {
 			evalErr = err
 		}
 		l.p.unflatten(x)
-		f, err := l.nt.lossAndGrad(lastG)
+		f, err := l.full.eval(lastG)
 		if err != nil && evalErr == nil {
 			evalErr = err
 		}
@@ -475,13 +588,19 @@ func (l *lbfgs) fit(ctx context.Context, pen Penalty) (CurvePoint, error) {
 		Func: func(x []float64) float64 { eval(x); return lastF },
 		Grad: func(g, x []float64) { eval(x); copy(g, lastG) },
 	}
-	settings := &optimize.Settings{MajorIterations: l.o.MaxIter, Converger: stop, GradientThreshold: 1e-8}
-	res, err := optimize.Minimize(problem, x0, settings, &optimize.LBFGS{Store: 10})
+	settings := &optimize.Settings{MajorIterations: l.o.MaxIter, FuncEvaluations: 3 * l.o.MaxIter, Converger: stop, GradientThreshold: 1e-8}
+	// Moré-Thuente is the line search L-BFGS is usually paired with (as in
+	// scipy); gonum's default bisection takes many more evaluations.
+	res, err := optimize.Minimize(problem, x0, settings, &optimize.LBFGS{Store: 10, Linesearcher: &optimize.MoreThuente{}})
 	if evalErr != nil {
 		return CurvePoint{}, evalErr
 	}
-	if err != nil && res == nil {
+	if res == nil {
 		return CurvePoint{}, fmt.Errorf("L-BFGS: %w", err)
+	}
+	if err != nil {
+		// A line search that can no longer improve ends the fit where it is.
+		l.o.logf("lambda %.3g: L-BFGS ended at the precision limit (%v)", pen.Lambda, err)
 	}
 	// Keep the best iterate on validation (or the last one).
 	if stop.best != nil {
@@ -490,7 +609,7 @@ func (l *lbfgs) fit(ctx context.Context, pen Penalty) (CurvePoint, error) {
 		l.p.unflatten(res.X)
 	}
 	pt := CurvePoint{Lambda: pen.Lambda, Iterations: res.Stats.MajorIterations, Seconds: time.Since(start).Seconds(), EarlyStopped: stop.stopped}
-	if f, err := l.nt.lossAndGrad(lastG); err == nil {
+	if f, err := l.full.eval(lastG); err == nil {
 		pt.TrainLoss = f
 	}
 	if l.val != nil {
@@ -628,7 +747,7 @@ type adam struct {
 }
 
 func newAdam(p *Params, src source, d int, val *Dataset, cw []float32, o *Options) (*adam, error) {
-	nt, err := newNet(o.BatchSize, p, nil, true, 0)
+	nt, err := newNet(o.BatchSize, p, true, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -667,7 +786,9 @@ func (a *adam) fit(ctx context.Context, pen Penalty) (CurvePoint, error) {
 		var sum float64
 		var batches int
 		err := a.src.each(ctx, a.o.BatchSize, a.rng, func(x []float32, y []int32, n int) error {
-			a.nt.setBatch(x, y, n, a.cw)
+			if err := a.nt.setBatch(x, y, n, a.cw); err != nil {
+				return err
+			}
 			if err := a.nt.run(); err != nil {
 				return err
 			}

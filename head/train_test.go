@@ -47,11 +47,13 @@ func TestGradientsMatchFiniteDifferences(t *testing.T) {
 				s[i] = float32(rng.NormFloat64() * 0.3)
 			}
 		}
-		nt, err := newNet(ds.N, p, ds.X, true, l1Smooth)
+		nt, err := newNet(ds.N, p, true, l1Smooth)
 		if err != nil {
 			t.Fatal(err)
 		}
-		nt.setTargets(ds.Y, ds.N, []float32{1, 2, 0.5})
+		if err := nt.setBatch(ds.X, ds.Y, ds.N, []float32{1, 2, 0.5}); err != nil {
+			t.Fatal(err)
+		}
 		nt.setPenalty(Penalty{Lambda: 0.1, Alpha: 0.3})
 		grad := make([]float64, p.Len())
 		if _, err := nt.lossAndGrad(grad); err != nil {

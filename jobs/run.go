@@ -58,16 +58,17 @@ type FeaturizeSettings struct {
 
 // TrainSettings are the head's; they mirror 'featurizer train'.
 type TrainSettings struct {
-	Solver          string   `yaml:"solver,omitempty" json:"solver"`
-	RegParam        *float64 `yaml:"reg_param,omitempty" json:"reg_param"`
-	ElasticNetParam float64  `yaml:"elastic_net_param,omitempty" json:"elastic_net_param"`
-	MaxIter         int      `yaml:"max_iter,omitempty" json:"max_iter"`
-	Standardize     *bool    `yaml:"standardize,omitempty" json:"standardize"`
-	ClassWeight     string   `yaml:"class_weight,omitempty" json:"class_weight"`
-	Hidden          int      `yaml:"hidden,omitempty" json:"hidden"`
-	Seed            int64    `yaml:"seed,omitempty" json:"seed"`
-	BatchSize       int      `yaml:"batch_size,omitempty" json:"batch_size"`
-	LearningRate    float64  `yaml:"learning_rate,omitempty" json:"learning_rate"`
+	Solver          string    `yaml:"solver,omitempty" json:"solver"`
+	RegParam        *float64  `yaml:"reg_param,omitempty" json:"reg_param"`
+	ElasticNetParam float64   `yaml:"elastic_net_param,omitempty" json:"elastic_net_param"`
+	MaxIter         int       `yaml:"max_iter,omitempty" json:"max_iter"`
+	Standardize     *bool     `yaml:"standardize,omitempty" json:"standardize"`
+	ClassWeight     string    `yaml:"class_weight,omitempty" json:"class_weight"`
+	Hidden          int       `yaml:"hidden,omitempty" json:"hidden"`
+	Seed            int64     `yaml:"seed,omitempty" json:"seed"`
+	BatchSize       int       `yaml:"batch_size,omitempty" json:"batch_size"`
+	LearningRate    float64   `yaml:"learning_rate,omitempty" json:"learning_rate"`
+	Grid            []float64 `yaml:"grid,omitempty" json:"grid"`
 }
 
 // LoadJob reads and validates a job file. overrides are "dotted.key=value"
@@ -184,6 +185,9 @@ func (c *JobConfig) validate(dir string) error {
 	rel(&c.Output)
 	rel(&c.ModelsDir)
 	rel(&c.Spec)
+	if strings.HasSuffix(strings.ToLower(c.Backbone), ".onnx") {
+		rel(&c.Backbone)
+	}
 	if c.Data.Archive == nil {
 		rel(&c.Data.Train)
 		rel(&c.Data.Validation)
@@ -308,7 +312,7 @@ func Run(ctx context.Context, c *JobConfig, o RunOptions) (*RunSummary, error) {
 		return sum, nil
 	}
 	hopts := head.Options{Solver: ts.Solver, RegParam: ts.RegParam, ElasticNet: ts.ElasticNetParam, MaxIter: ts.MaxIter,
-		ClassWeight: ts.ClassWeight, Hidden: ts.Hidden, Seed: ts.Seed, BatchSize: ts.BatchSize, LearnRate: ts.LearningRate}
+		ClassWeight: ts.ClassWeight, Hidden: ts.Hidden, Seed: ts.Seed, BatchSize: ts.BatchSize, LearnRate: ts.LearningRate, Grid: ts.Grid}
 	if ts.Standardize != nil && !*ts.Standardize {
 		hopts.NoStandardize = true
 	}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/featurizer/featurizer/backbones"
@@ -18,7 +19,7 @@ func cmdTrain(ctx context.Context, args []string, stdout, stderr *os.File) error
 	fs := flag.NewFlagSet("train", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	var c jobs.TrainConfig
-	var reg string
+	var reg, grid string
 	var quiet, noStd bool
 	fs.StringVar(&c.Features, "features", "", "training feature table (from 'featurizer featurize'); split by --validation-fraction/--test-fraction unless tables are given")
 	fs.StringVar(&c.Validation, "validation", "", "validation feature table (chooses the penalty, stops early)")
@@ -29,11 +30,13 @@ func cmdTrain(ctx context.Context, args []string, stdout, stderr *os.File) error
 	fs.Float64Var(&c.TestFraction, "test-fraction", 0, "share of --features held out for test when no --test table (default 0.1)")
 	fs.StringVar(&c.Head.Solver, "solver", "auto", "auto, lbfgs (full batch, in memory) or adam (mini-batch, streams the table)")
 	fs.StringVar(&reg, "reg-param", "", "penalty strength (Spark's regParam); omit to choose it on validation over a log grid")
+	fs.StringVar(&grid, "grid", "", "comma-separated reg_param values searched on validation, strongest first (default 1 down to 1e-6, two per decade)")
 	fs.Float64Var(&c.Head.ElasticNet, "elastic-net-param", 0, "Spark's elasticNetParam: 0 = L2, 1 = L1")
 	fs.BoolVar(&noStd, "no-standardize", false, "train on raw features instead of standardized ones")
 	fs.StringVar(&c.Head.ClassWeight, "class-weight", "none", "none or balanced")
 	fs.IntVar(&c.Head.Hidden, "hidden", 0, "hidden ReLU units: an MLP head instead of logistic regression")
 	fs.IntVar(&c.Head.MaxIter, "max-iter", 0, "L-BFGS iterations (default 200) or Adam epochs (default 30) per penalty")
+	fs.IntVar(&c.Head.Patience, "patience", 0, "early stopping: iterations (L-BFGS, default 10) or epochs (Adam, default 4) without a better validation loss")
 	fs.IntVar(&c.Head.BatchSize, "batch-size", 256, "Adam mini-batch size")
 	fs.Float64Var(&c.Head.LearnRate, "learning-rate", 1e-3, "Adam learning rate")
 	fs.Int64Var(&c.Head.Seed, "seed", 1, "seed of the split, the shuffling and the MLP initialization: the same seed gives the same model")
@@ -61,6 +64,15 @@ func cmdTrain(ctx context.Context, args []string, stdout, stderr *os.File) error
 			return &usageError{fmt.Sprintf("--reg-param: expected a number >= 0, got %q", reg)}
 		}
 		c.Head.RegParam = &v
+	}
+	if grid != "" {
+		for _, f := range strings.Split(grid, ",") {
+			v, err := strconv.ParseFloat(strings.TrimSpace(f), 64)
+			if err != nil || v < 0 {
+				return &usageError{fmt.Sprintf("--grid: expected comma-separated numbers >= 0, got %q", f)}
+			}
+			c.Head.Grid = append(c.Head.Grid, v)
+		}
 	}
 	for _, p := range []struct {
 		name string
@@ -92,5 +104,5 @@ func trainLine(s *jobs.TrainSummary) string {
 	if s.Test != nil {
 		line += fmt.Sprintf(", test accuracy %.4f (macro F1 %.4f)", s.Test.Accuracy, s.Test.MacroF1)
 	}
-	return line + fmt.Sprintf(" in %.1fs -> %s", s.Seconds, s.Model)
+	return line + fmt.Sprintf(" in %.1fs (peak RSS %.0f MiB) -> %s", s.Seconds, s.PeakRSSMiB, s.Model)
 }
