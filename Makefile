@@ -36,6 +36,8 @@ lint:
 # setup); ../shared is used when present (CI sets FEATURIZER_REQUIRE_SHARED=1).
 test: lint
 	FEATURIZER_REQUIRE_ORT=1 FEATURIZER_REQUIRE_REFERENCE=1 $(GO) test -count=1 ./...
+	@# The pure-Go BLAS fallback of the head trainer (no OpenBLAS linked).
+	FEATURIZER_REQUIRE_ORT=1 FEATURIZER_REQUIRE_REFERENCE=1 $(GO) test -count=1 -tags noopenblas ./head
 
 # The main job end to end on the default (CPU, local disk): MobileNetV2
 # predictions for the coral photos and a feature table for the clothing test

@@ -393,3 +393,22 @@ func TestClothingJob(t *testing.T) {
 	}
 	t.Logf("clothing: %s", strings.TrimSpace(r.stdout))
 }
+
+// Adam streams the table instead of loading it; it learns the colours too.
+func TestTrainAdamStreaming(t *testing.T) {
+	dir, _, _ := trainSetup(t, 8)
+	f := func(s string) string { return filepath.Join(dir, "features", s) }
+	out := filepath.Join(dir, "adam")
+	r := run(t, "train", "--features", f("train"), "--validation", f("validation"), "--test", f("test"), "--output", out,
+		"--solver", "adam", "--reg-param", "0.001", "--max-iter", "60", "--batch-size", "16", "--learning-rate", "0.05")
+	if r.code != 0 {
+		t.Fatalf("%d %s", r.code, r.stderr)
+	}
+	art, _, err := head.LoadArtefact(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if art.Training.Solver != "adam" || art.Test.Accuracy < 0.95 {
+		t.Errorf("solver %s, test accuracy %.3f\n%s", art.Training.Solver, art.Test.Accuracy, r.stderr)
+	}
+}
