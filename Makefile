@@ -40,16 +40,18 @@ test: lint
 	FEATURIZER_REQUIRE_ORT=1 FEATURIZER_REQUIRE_REFERENCE=1 $(GO) test -count=1 -tags noopenblas ./head
 
 # The main job end to end on the default (CPU, local disk): MobileNetV2
-# predictions for the coral photos and a feature table for the clothing test
-# split. Weights come from $(SHARED)/models when present, else they download.
+# predictions for the coral photos, then the clothing job (featurize the
+# three splits, train a head, evaluate). Weights come from $(SHARED)/models
+# when present, else they download.
 demo: build
 	@models=$$( [ -f $(SHARED)/models/mobilenetv2-12-int8.onnx ] && echo $(SHARED)/models || echo "$${FEATURIZER_MODELS:-$$HOME/.cache/featurizer/models}"); \
 	[ -d $(SHARED)/data ] || { echo "make demo needs the sample images in $(SHARED)/data (set SHARED=...)"; exit 1; }; \
 	set -x; \
 	$(BIN) predict --backbone mobilenetv2 --models-dir $$models --input $(SHARED)/data/coral-test-images --output out/demo/predictions --overwrite --top-k 5 && \
 	$(BIN) show out/demo/predictions --rows 11 && \
-	$(BIN) featurize --backbone mobilenetv2 --models-dir $$models --input $(SHARED)/data/clothing-small/test --output out/demo/features --overwrite && \
-	$(BIN) show out/demo/features --rows 3
+	$(BIN) run configs/clothing-mobilenetv2.yaml --set output=$(CURDIR)/out/demo/clothing --set models_dir=$$models && \
+	$(BIN) show out/demo/clothing/features/test --rows 3 && \
+	head -20 out/demo/clothing/model/report.md
 
 bench:
 	scripts/bench.sh

@@ -602,8 +602,10 @@ func (l *lbfgs) fit(ctx context.Context, pen Penalty) (CurvePoint, error) {
 		// A line search that can no longer improve ends the fit where it is.
 		l.o.logf("lambda %.3g: L-BFGS ended at the precision limit (%v)", pen.Lambda, err)
 	}
-	// Keep the best iterate on validation (or the last one).
-	if stop.best != nil {
+	// Early stopping restores the best iterate on validation; a fit that
+	// converged first keeps its solution (the optimum of the penalized
+	// loss, what scikit-learn returns too).
+	if stop.stopped && stop.best != nil {
 		l.p.unflatten(stop.best)
 	} else {
 		l.p.unflatten(res.X)

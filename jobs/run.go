@@ -93,6 +93,8 @@ func LoadJob(path string, overrides []string) (*JobConfig, error) {
 	return &c, nil
 }
 
+var pathKeys = map[string]bool{"output": true, "models_dir": true, "spec": true, "data.train": true, "data.validation": true, "data.test": true}
+
 // applyOverrides sets key=value pairs in the YAML tree; values are parsed
 // as YAML scalars, so numbers stay numbers.
 func applyOverrides(data []byte, overrides []string) ([]byte, error) {
@@ -107,6 +109,13 @@ func applyOverrides(data []byte, overrides []string) ([]byte, error) {
 		key, val, ok := strings.Cut(o, "=")
 		if !ok || key == "" {
 			return nil, fmt.Errorf("--set %q: expected key=value, e.g. train.reg_param=0.01", o)
+		}
+		// Paths given on the command line are relative to where it runs,
+		// not to the job file.
+		if pathKeys[key] && val != "" && !filepath.IsAbs(val) && !strings.Contains(val, "://") {
+			if abs, err := filepath.Abs(val); err == nil {
+				val = abs
+			}
 		}
 		var v yaml.Node
 		if err := yaml.Unmarshal([]byte(val), &v); err != nil || len(v.Content) == 0 {
