@@ -23,6 +23,11 @@ type EngineOptions struct {
 	// Spin lets ONNX Runtime's threads busy-wait between operators. It
 	// saves a little latency but takes cores from image decoding.
 	Spin bool
+	// Device is cpu (default), cuda or tensorrt; DeviceID picks the GPU.
+	Device   string
+	DeviceID int
+	// FP16 runs in half precision (TensorRT).
+	FP16 bool
 }
 
 // Engine runs a backbone with ONNX Runtime: image tensors in, feature
@@ -78,6 +83,9 @@ func NewEngineFromBytes(data []byte, spec *Spec, o EngineOptions) (*Engine, erro
 
 	var edit onnxgraph.Edit
 	edit.Outputs = []onnxgraph.ValueInfo{}
+	if err := CheckDevice(o.Device); err != nil {
+		return nil, err
+	}
 	if e.withFeat {
 		fg, err := planFeatures(m, spec, e.inputName, e.sample, logits)
 		if err != nil {
@@ -382,6 +390,9 @@ func newSession(model []byte, input string, outputs []string, o EngineOptions) (
 	}
 	if err := opts.AddSessionConfigEntry("session.intra_op.allow_spinning", spin); err != nil {
 		return nil, fmt.Errorf("session options: %w", err)
+	}
+	if err := appendProvider(opts, o); err != nil {
+		return nil, err
 	}
 	s, err := ort.NewDynamicAdvancedSessionWithONNXData(model, []string{input}, outputs, opts)
 	if err != nil {

@@ -34,7 +34,10 @@ type Common struct {
 	Output    string
 	Overwrite bool
 
-	BatchSize   int // default 32
+	BatchSize   int // default 32 on CPU, 128 on a GPU
+	Device      string
+	DeviceID    int
+	FP16        bool
 	Workers     int // decode workers; default one per core
 	Threads     int // ONNX Runtime intra-op threads; default one per core
 	MaxPixels   int64
@@ -94,7 +97,7 @@ func (c *Common) note(format string, args ...any) {
 
 func (c *Common) defaults() {
 	if c.BatchSize <= 0 {
-		c.BatchSize = 32
+		c.BatchSize = backbones.DefaultBatchSize(c.Device)
 	}
 	if c.Workers <= 0 {
 		c.Workers = runtime.NumCPU()
@@ -157,7 +160,8 @@ func (c *Common) setup(ctx context.Context, logits, features bool) (*setup, erro
 	if err := backbones.InitRuntime(c.ORTLib); err != nil {
 		return nil, err
 	}
-	eng, err := backbones.NewEngine(bb, backbones.EngineOptions{Threads: c.Threads, Logits: logits, NoFeatures: !features})
+	eng, err := backbones.NewEngine(bb, backbones.EngineOptions{Threads: c.Threads, Logits: logits, NoFeatures: !features,
+		Device: c.Device, DeviceID: c.DeviceID, FP16: c.FP16})
 	if err != nil {
 		return nil, fmt.Errorf("backbone %s: %w", bb.Spec.Name, err)
 	}

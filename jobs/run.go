@@ -49,11 +49,14 @@ type DataConfig struct {
 
 // FeaturizeSettings tune the featurize stage.
 type FeaturizeSettings struct {
-	BatchSize  int   `yaml:"batch_size,omitempty"`
-	Workers    int   `yaml:"workers,omitempty"`
-	Threads    int   `yaml:"threads,omitempty"`
-	FastDecode bool  `yaml:"fast_decode,omitempty"`
-	MaxPixels  int64 `yaml:"max_pixels,omitempty"`
+	Device     string `yaml:"device,omitempty"`
+	DeviceID   int    `yaml:"device_id,omitempty"`
+	FP16       bool   `yaml:"fp16,omitempty"`
+	BatchSize  int    `yaml:"batch_size,omitempty"`
+	Workers    int    `yaml:"workers,omitempty"`
+	Threads    int    `yaml:"threads,omitempty"`
+	FastDecode bool   `yaml:"fast_decode,omitempty"`
+	MaxPixels  int64  `yaml:"max_pixels,omitempty"`
 }
 
 // TrainSettings are the head's; they mirror 'featurizer train'.
@@ -295,6 +298,7 @@ func Run(ctx context.Context, c *JobConfig, o RunOptions) (*RunSummary, error) {
 			Input: split.src, Output: out, Overwrite: true,
 			BatchSize: c.Featurize.BatchSize, Workers: c.Featurize.Workers, Threads: c.Featurize.Threads,
 			FastDecode: c.Featurize.FastDecode, MaxPixels: c.Featurize.MaxPixels, Note: o.Note, StageKey: key,
+			Device: c.Featurize.Device, DeviceID: c.Featurize.DeviceID, FP16: c.Featurize.FP16,
 		}}
 		if o.Progress != nil {
 			cfg.Progress = o.Progress()

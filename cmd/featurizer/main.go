@@ -167,7 +167,10 @@ func newJobFlags(name string) *jobFlags {
 	fs.StringVar(&c.ModelsDir, "models-dir", backbones.DefaultModelsDir(), "directory of model weights (env FEATURIZER_MODELS)")
 	fs.BoolVar(&c.Offline, "offline", false, "never download missing weights")
 	fs.StringVar(&c.ORTLib, "ort-lib", "", "path of libonnxruntime.so (default: env FEATURIZER_ORT_LIB, then the make setup cache)")
-	fs.IntVar(&c.BatchSize, "batch-size", 32, "images per inference call")
+	fs.IntVar(&c.BatchSize, "batch-size", 0, "images per inference call (default 32 on cpu, 128 on a GPU)")
+	fs.StringVar(&c.Device, "device", "cpu", "cpu, cuda or tensorrt (ONNX Runtime's execution providers; GPU ones need the GPU release of ONNX Runtime)")
+	fs.IntVar(&c.DeviceID, "device-id", 0, "which GPU")
+	fs.BoolVar(&c.FP16, "fp16", false, "half precision (with --device tensorrt)")
 	fs.IntVar(&c.Workers, "workers", runtime.NumCPU(), "image decoding goroutines")
 	fs.IntVar(&c.Threads, "threads", runtime.NumCPU(), "ONNX Runtime intra-op threads")
 	fs.Int64Var(&c.MaxPixels, "max-pixels", 178956970, "reject images with more pixels than this, before decoding")
@@ -202,7 +205,7 @@ func (f *jobFlags) parse(args []string, stderr io.Writer) error {
 	positive := []struct {
 		name string
 		v    int64
-	}{{"batch-size", int64(c.BatchSize)}, {"workers", int64(c.Workers)}, {"threads", int64(c.Threads)},
+	}{{"workers", int64(c.Workers)}, {"threads", int64(c.Threads)},
 		{"max-pixels", c.MaxPixels}, {"max-bytes", c.MaxBytes}, {"rows-per-part", int64(c.RowsPerPart)}}
 	if f.fs.Name() == "predict" {
 		positive = append(positive, struct {
@@ -214,6 +217,17 @@ func (f *jobFlags) parse(args []string, stderr io.Writer) error {
 		if p.v <= 0 {
 			return &usageError{fmt.Sprintf("--%s: expected a positive integer, got %d", p.name, p.v)}
 		}
+	}
+	if c.BatchSize < 0 {
+		return &usageError{fmt.Sprintf("--batch-size: expected a positive integer, got %d", c.BatchSize)}
+	}
+	if c.BatchSize == 0 && flagSet(f.fs, "batch-size") {
+		return &usageError{"--batch-size: expected a positive integer, got 0"}
+	}
+	switch c.Device {
+	case "cpu", "cuda", "tensorrt":
+	default:
+		return &usageError{fmt.Sprintf("--device: expected cpu, cuda or tensorrt, got %q", c.Device)}
 	}
 	switch f.progress {
 	case "auto", "bar", "log", "none":
@@ -376,4 +390,10 @@ func printFlags(w io.Writer, fs *flag.FlagSet) {
 		}
 		fmt.Fprintf(w, "%s\n      %s%s\n", line, usage, def)
 	})
+}
+
+func flagSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
 }
