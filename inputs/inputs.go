@@ -7,6 +7,7 @@ import (
 	"encoding/csv"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"os"
 	"path/filepath"
@@ -33,7 +34,9 @@ type Source struct {
 	Location string   // as given
 	Labels   []string // sorted; label_index is the position here
 
-	walk func(ctx context.Context, fn func(Item) error) error
+	walk  func(ctx context.Context, fn func(Item) error) error
+	shard int
+	of    int
 	// Skipped counts files of a directory that are not images by their
 	// extension (or are hidden); they are listed in SkippedExamples.
 	Skipped         int64
@@ -65,8 +68,34 @@ func Open(ctx context.Context, store storage.Store, location string) (*Source, e
 	return nil, fmt.Errorf("open input: %s is neither a directory nor a manifest (.csv or .parquet with a path column)", location)
 }
 
-// Walk calls fn for each item in order. It stops at the first error.
-func (s *Source) Walk(ctx context.Context, fn func(Item) error) error { return s.walk(ctx, fn) }
+// Walk calls fn for each item in order. It stops at the first error. With
+// a shard set, only the items whose path hashes to it are passed on,
+// numbered from 0.
+func (s *Source) Walk(ctx context.Context, fn func(Item) error) error {
+	if s.of <= 1 {
+		return s.walk(ctx, fn)
+	}
+	var seq int64
+	return s.walk(ctx, func(it Item) error {
+		if ShardOf(it.Path, s.of) != s.shard {
+			return nil
+		}
+		it.Seq = seq
+		seq++
+		return fn(it)
+	})
+}
+
+// SetShard keeps only the items of shard i of n.
+func (s *Source) SetShard(i, n int) { s.shard, s.of = i, n }
+
+// ShardOf assigns a path to one of n shards by its FNV-1a hash: stable
+// across runs, machines and listing orders.
+func ShardOf(path string, n int) int {
+	h := fnv.New64a()
+	h.Write([]byte(path))
+	return int(h.Sum64() % uint64(n))
+}
 
 // LabelIndex returns the index of label in Labels.
 func (s *Source) LabelIndex(label string) int32 {

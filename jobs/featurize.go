@@ -50,6 +50,10 @@ type Common struct {
 	Note func(string)
 	// StageKey is recorded in the manifest (see table.Manifest.StageKey).
 	StageKey string
+	// Shard makes this run one of several writing the same table: it
+	// takes the inputs whose path hashes to its index and writes its own
+	// parts; the last shard to finish writes the manifest.
+	Shard table.Shard
 }
 
 // FeaturizeConfig configures a featurize job.
@@ -178,7 +182,10 @@ func (c *Common) setup(ctx context.Context, logits, features bool) (*setup, erro
 			c.note("feature tap: %s, %s pooling (%d values)", tap.Tensor, tap.Pooling, eng.FeatureDim())
 		}
 	}
-	if err := table.PrepareDir(c.Output, c.Overwrite); err != nil {
+	if c.Shard.Sharded() {
+		src.SetShard(c.Shard.Index, c.Shard.Count)
+	}
+	if err := table.PrepareShard(c.Output, c.Shard, c.Overwrite); err != nil {
 		eng.Close()
 		return nil, &ConfigError{fmt.Errorf("output: %w", err)}
 	}
@@ -215,13 +222,23 @@ func (s *setup) footer() map[string]string {
 // finish writes the summary, the manifest and _SUCCESS, in that order.
 func (s *setup) finish(c *Common, command, kind string, st *featurize.Stats, parts, rejects []table.PartInfo) (*Summary, error) {
 	sum := s.summary(c, command, st)
-	if err := table.WriteJSONAtomic(filepath.Join(s.output, table.SummaryFile), sum); err != nil {
+	summaryFile := table.SummaryFile
+	if c.Shard.Sharded() {
+		summaryFile = fmt.Sprintf("_summary-s%03d.json", c.Shard.Index)
+	}
+	if err := table.WriteJSONAtomic(filepath.Join(s.output, summaryFile), sum); err != nil {
 		return sum, fmt.Errorf("write summary: %w", err)
 	}
 	m := table.Manifest{Format: table.ManifestFormat, Kind: kind, Provenance: s.prov, Input: c.Input, Parts: parts, RejectParts: rejects,
 		Rows: st.Rows, Rejected: st.Rejected, Created: time.Now().UTC(), StageKey: c.StageKey}
 	if m.RejectParts == nil {
 		m.RejectParts = []table.PartInfo{}
+	}
+	if c.Shard.Sharded() {
+		if _, err := table.ShardDone(s.output, c.Shard, m); err != nil {
+			return sum, fmt.Errorf("record shard %s: %w", c.Shard, err)
+		}
+		return sum, nil
 	}
 	if err := table.WriteJSONAtomic(filepath.Join(s.output, table.ManifestFile), m); err != nil {
 		return sum, fmt.Errorf("write manifest: %w", err)
@@ -283,7 +300,7 @@ func Featurize(ctx context.Context, c FeaturizeConfig) (*Summary, error) {
 // writes the summary, manifest and _SUCCESS; on failure or a stop, the part
 // in progress is removed and committed parts stay.
 func runJob[T any](ctx context.Context, s *setup, c *Common, command, kind string, toRow func(featurize.Result) T) (*Summary, error) {
-	sink := newPartSink(s.output, c.RowsPerPart, s.footer(), toRow)
+	sink := newPartSink(s.output, c.Shard, c.RowsPerPart, s.footer(), toRow)
 	runner := s.runner
 	if runner == nil {
 		runner = s.eng

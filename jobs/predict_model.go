@@ -140,7 +140,7 @@ func predictFeatures(ctx context.Context, c PredictModelConfig, art *head.Artefa
 	}
 	s := &setup{output: c.Output, prov: prov, start: start}
 	k := min(c.TopK, art.Head.K)
-	sink := newPartSink(c.Output, c.RowsPerPart, s.footer(), func(r featurize.Result) table.PredictionRow {
+	sink := newPartSink(c.Output, table.Shard{}, c.RowsPerPart, s.footer(), func(r featurize.Result) table.PredictionRow {
 		row := PredictRow(r.Logits, false, art.Classes, k)
 		row.Path = r.Item.Path
 		if r.Item.HasLabel {

@@ -13,6 +13,7 @@ import (
 // can tell which parts are complete.
 type partSink[T any] struct {
 	dir     string
+	shard   table.Shard
 	perPart int64
 	meta    map[string]string
 	toRow   func(featurize.Result) T
@@ -26,8 +27,8 @@ type partSink[T any] struct {
 	rejectParts []table.PartInfo
 }
 
-func newPartSink[T any](dir string, perPart int, meta map[string]string, toRow func(featurize.Result) T) *partSink[T] {
-	return &partSink[T]{dir: dir, perPart: int64(perPart), meta: meta, toRow: toRow, cur: -1}
+func newPartSink[T any](dir string, shard table.Shard, perPart int, meta map[string]string, toRow func(featurize.Result) T) *partSink[T] {
+	return &partSink[T]{dir: dir, shard: shard, perPart: int64(perPart), meta: meta, toRow: toRow, cur: -1}
 }
 
 func (s *partSink[T]) Write(results []featurize.Result) error {
@@ -58,7 +59,7 @@ func (s *partSink[T]) flush() error {
 		return nil
 	}
 	if s.part == nil {
-		p, err := table.NewPart[T](filepath.Join(s.dir, table.PartName(int(s.cur))), s.meta)
+		p, err := table.NewPart[T](filepath.Join(s.dir, s.shard.PartName(int(s.cur))), s.meta)
 		if err != nil {
 			return err
 		}
@@ -71,7 +72,7 @@ func (s *partSink[T]) flush() error {
 	}
 	if len(s.rejRows) > 0 {
 		if s.rej == nil {
-			p, err := table.NewPart[table.RejectRow](filepath.Join(s.dir, table.RejectsDir, table.PartName(int(s.cur))), s.meta)
+			p, err := table.NewPart[table.RejectRow](filepath.Join(s.dir, table.RejectsDir, s.shard.PartName(int(s.cur))), s.meta)
 			if err != nil {
 				return err
 			}
@@ -91,14 +92,14 @@ func (s *partSink[T]) commit() error {
 		if err := s.rej.Commit(); err != nil {
 			return err
 		}
-		s.rejectParts = append(s.rejectParts, table.PartInfo{File: table.RejectsDir + "/" + table.PartName(int(s.cur)), Rows: s.rej.Rows()})
+		s.rejectParts = append(s.rejectParts, table.PartInfo{File: table.RejectsDir + "/" + s.shard.PartName(int(s.cur)), Rows: s.rej.Rows()})
 		s.rej = nil
 	}
 	if s.part != nil {
 		if err := s.part.Commit(); err != nil {
 			return err
 		}
-		s.parts = append(s.parts, table.PartInfo{File: table.PartName(int(s.cur)), Rows: s.part.Rows()})
+		s.parts = append(s.parts, table.PartInfo{File: s.shard.PartName(int(s.cur)), Rows: s.part.Rows()})
 		s.part = nil
 	}
 	return nil

@@ -241,7 +241,8 @@ func PrepareDir(dir string, overwrite bool) error {
 }
 
 func isTableFile(n string) bool {
-	return n == RejectsDir || n == ManifestFile || n == SummaryFile || n == SuccessFile ||
+	return n == RejectsDir || n == ManifestFile || n == SummaryFile || n == SuccessFile || n == ShardsDir ||
+		(strings.HasPrefix(n, "_summary") && strings.HasSuffix(n, ".json")) ||
 		(strings.HasPrefix(n, "part-") && strings.HasSuffix(n, ".parquet"))
 }
 

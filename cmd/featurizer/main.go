@@ -21,6 +21,7 @@ import (
 	"github.com/featurizer/featurizer/backbones"
 	"github.com/featurizer/featurizer/internal/version"
 	"github.com/featurizer/featurizer/jobs"
+	"github.com/featurizer/featurizer/table"
 )
 
 // Exit codes, decided here and nowhere else.
@@ -148,6 +149,7 @@ func signalContext(stderr io.Writer) (context.Context, func()) {
 
 type jobFlags struct {
 	fs       *flag.FlagSet
+	shard    string
 	common   jobs.Common
 	topK     int
 	model    string
@@ -177,6 +179,7 @@ func newJobFlags(name string) *jobFlags {
 	fs.Int64Var(&c.MaxBytes, "max-bytes", 256<<20, "reject files larger than this many bytes, unread")
 	fs.BoolVar(&c.FastDecode, "fast-decode", false, "decode large JPEGs at a reduced size (faster, no longer bit-exact with PIL)")
 	fs.IntVar(&c.RowsPerPart, "rows-per-part", 10000, "inputs per Parquet part file")
+	fs.StringVar(&f.shard, "shard", "", "i/n: be shard i of n processes writing the same table (default: JOB_COMPLETION_INDEX/JOB_COMPLETION_COUNT of a Kubernetes Indexed Job, else unsharded)")
 	fs.StringVar(&f.progress, "progress", "auto", "auto (a bar on a terminal, timestamped lines otherwise), bar, log or none")
 	fs.BoolVar(&f.quiet, "quiet", false, "print only errors and the final summary line")
 	if name == "predict" {
@@ -217,6 +220,11 @@ func (f *jobFlags) parse(args []string, stderr io.Writer) error {
 		if p.v <= 0 {
 			return &usageError{fmt.Sprintf("--%s: expected a positive integer, got %d", p.name, p.v)}
 		}
+	}
+	if sh, err := shardFromFlagOrEnv(f.shard); err != nil {
+		return err
+	} else {
+		c.Shard = sh
 	}
 	if c.BatchSize < 0 {
 		return &usageError{fmt.Sprintf("--batch-size: expected a positive integer, got %d", c.BatchSize)}
@@ -396,4 +404,28 @@ func flagSet(fs *flag.FlagSet, name string) bool {
 	set := false
 	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
 	return set
+}
+
+// shardFromFlagOrEnv reads --shard, else a Kubernetes Indexed Job's
+// JOB_COMPLETION_INDEX with JOB_COMPLETION_COUNT (set in the manifest).
+func shardFromFlagOrEnv(v string) (table.Shard, error) {
+	if v != "" {
+		s, err := table.ParseShard(v)
+		if err != nil {
+			return s, &usageError{err.Error()}
+		}
+		return s, nil
+	}
+	idx, cnt := os.Getenv("JOB_COMPLETION_INDEX"), os.Getenv("JOB_COMPLETION_COUNT")
+	if idx == "" {
+		return table.Shard{}, nil
+	}
+	if cnt == "" {
+		return table.Shard{}, &usageError{"JOB_COMPLETION_INDEX is set but JOB_COMPLETION_COUNT is not: set it to the job's completions (or pass --shard i/n)"}
+	}
+	s, err := table.ParseShard(idx + "/" + cnt)
+	if err != nil {
+		return s, &usageError{fmt.Sprintf("JOB_COMPLETION_INDEX/JOB_COMPLETION_COUNT: %v", err)}
+	}
+	return s, nil
 }

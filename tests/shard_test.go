@@ -1,0 +1,113 @@
+package tests
+
+import (
+	"fmt"
+	"math"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/featurizer/featurizer/internal/testmodels"
+	"github.com/featurizer/featurizer/table"
+)
+
+// Four shard processes in parallel write the same table as one process:
+// the same rows, each exactly once, and one manifest once all are done.
+func TestShardsEqualOneRun(t *testing.T) {
+	needRuntime(t)
+	dir := t.TempDir()
+	model, spec := tinyBackbone(t, dir, testmodels.Options{Seed: 4})
+	in := filepath.Join(dir, "images")
+	for i := 0; i < 60; i++ {
+		writePNG(t, filepath.Join(in, []string{"a", "b", "c"}[i%3], fmt.Sprintf("%02d.png", i)), picture(30+i%7, 40, i))
+	}
+	one := filepath.Join(dir, "one")
+	if r := run(t, "featurize", "--backbone", model, "--spec", spec, "--input", in, "--output", one, "--quiet"); r.code != 0 {
+		t.Fatal(r.stderr)
+	}
+	sharded := filepath.Join(dir, "sharded")
+	var wg sync.WaitGroup
+	errs := make([]string, 4)
+	for i := 0; i < 4; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			cmd := exec.Command(binary, "featurize", "--backbone", model, "--spec", spec, "--input", in, "--output", sharded,
+				"--shard", fmt.Sprintf("%d/4", i), "--quiet", "--rows-per-part", "7")
+			if out, err := cmd.CombinedOutput(); err != nil {
+				errs[i] = fmt.Sprintf("shard %d: %v %s", i, err, out)
+			}
+		}(i)
+	}
+	wg.Wait()
+	for _, e := range errs {
+		if e != "" {
+			t.Fatal(e)
+		}
+	}
+	a, _ := table.ReadAll[table.FeatureRow](one)
+	m, err := table.ReadManifest(sharded)
+	if err != nil {
+		t.Fatalf("no manifest after all shards finished: %v", err)
+	}
+	b, _ := table.ReadAll[table.FeatureRow](sharded)
+	if len(a) != 60 || len(b) != 60 || m.Rows != 60 {
+		t.Fatalf("%d rows unsharded, %d sharded, manifest %d", len(a), len(b), m.Rows)
+	}
+	byPath := map[string]table.FeatureRow{}
+	for _, r := range b {
+		if _, dup := byPath[r.Path]; dup {
+			t.Fatalf("%s twice", r.Path)
+		}
+		byPath[r.Path] = r
+	}
+	for _, r := range a {
+		s, ok := byPath[r.Path]
+		if !ok {
+			t.Fatalf("%s missing from the sharded table", r.Path)
+		}
+		if *s.Label != *r.Label || *s.LabelIndex != *r.LabelIndex {
+			t.Errorf("%s: labels differ", r.Path)
+		}
+		for i := range r.Features {
+			if math.Abs(float64(r.Features[i]-s.Features[i])) > 1e-5 {
+				t.Fatalf("%s: feature %d differs", r.Path, i)
+			}
+		}
+	}
+	// The sharded table trains like any other.
+	if r := run(t, "train", "--features", sharded, "--output", filepath.Join(dir, "model"), "--quiet", "--reg-param", "0.01"); r.code != 0 {
+		t.Errorf("train on the sharded table: %s", r.stderr)
+	}
+	// A shard's parts are not redone by accident.
+	r := run(t, "featurize", "--backbone", model, "--spec", spec, "--input", in, "--output", sharded, "--shard", "2/4")
+	if r.code != 2 || !strings.Contains(r.stderr, "parts of shard 2/4") {
+		t.Errorf("rerun of a shard: %d %s", r.code, r.stderr)
+	}
+}
+
+// A Kubernetes Indexed Job gives the shard through the environment.
+func TestShardFromIndexedJobEnv(t *testing.T) {
+	needRuntime(t)
+	dir := t.TempDir()
+	model, spec := tinyBackbone(t, dir, testmodels.Options{})
+	in := filepath.Join(dir, "images")
+	dataset(t, in)
+	out := filepath.Join(dir, "out")
+	r := run2(t, map[string]string{"JOB_COMPLETION_INDEX": "1", "JOB_COMPLETION_COUNT": "2"}, "featurize", "--backbone", model, "--spec", spec,
+		"--input", in, "--output", out, "--quiet")
+	if r.code != 0 {
+		t.Fatal(r.stderr)
+	}
+	parts, _ := filepath.Glob(filepath.Join(out, "part-s001-*.parquet"))
+	if len(parts) == 0 {
+		t.Errorf("no parts of shard 1: %v", parts)
+	}
+	r = run2(t, map[string]string{"JOB_COMPLETION_INDEX": "3", "JOB_COMPLETION_COUNT": "2"}, "featurize", "--backbone", model, "--spec", spec,
+		"--input", in, "--output", filepath.Join(dir, "o2"))
+	if r.code != 2 || !strings.Contains(r.stderr, "JOB_COMPLETION_INDEX") {
+		t.Errorf("bad index: %d %s", r.code, r.stderr)
+	}
+}
