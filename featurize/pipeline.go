@@ -79,6 +79,9 @@ type Options struct {
 	FastDecode bool  // see Decoder.FastDecode
 	Store      storage.Store
 	Progress   Progress
+	// Skip, when set, passes over items an interrupted run already wrote
+	// (an error stops the run: the input no longer matches).
+	Skip func(inputs.Item) (bool, error)
 }
 
 // DefaultMaxBytes is the default per-file size limit.
@@ -88,6 +91,7 @@ const DefaultMaxBytes = 256 << 20
 // the goroutines doing that stage, so they can exceed the wall time.
 type Stats struct {
 	Inputs     int64              `json:"inputs"`
+	Skipped    int64              `json:"resumed_inputs"` // already written by an interrupted run
 	Rows       int64              `json:"rows"`
 	Rejected   int64              `json:"rejected"`
 	ByStage    map[string]int64   `json:"rejected_by_stage"`
@@ -106,11 +110,13 @@ type Stats struct {
 }
 
 type job struct {
-	item inputs.Item
-	slot []float32
+	order int64 // position among the items this run processes (Item.Seq may skip)
+	item  inputs.Item
+	slot  []float32
 }
 
 type decoded struct {
+	order  int64
 	item   inputs.Item
 	slot   []float32 // nil for a reject
 	reject *Reject
@@ -175,6 +181,16 @@ func Run(ctx context.Context, src Walker, eng Runner, pre backbones.Preprocessin
 		defer close(jobs)
 		var n int64
 		err := src.Walk(ctx, func(it inputs.Item) error {
+			if o.Skip != nil {
+				skip, err := o.Skip(it)
+				if err != nil {
+					return err
+				}
+				if skip {
+					atomic.AddInt64(&st.Skipped, 1)
+					return nil
+				}
+			}
 			var s []float32
 			select {
 			case s = <-slots:
@@ -182,7 +198,7 @@ func Run(ctx context.Context, src Walker, eng Runner, pre backbones.Preprocessin
 				return ctx.Err()
 			}
 			select {
-			case jobs <- job{item: it, slot: s}:
+			case jobs <- job{order: n, item: it, slot: s}:
 				n++
 				return nil
 			case <-ctx.Done():
@@ -209,7 +225,7 @@ func Run(ctx context.Context, src Walker, eng Runner, pre backbones.Preprocessin
 			d := &Decoder{MaxPixels: o.MaxPixels, FastDecode: o.FastDecode, MinSize: pp.MinDecodeSize}
 			defer d.Close()
 			for j := range jobs {
-				out := decoded{item: j.item, slot: j.slot}
+				out := decoded{order: j.order, item: j.item, slot: j.slot}
 				if rej := prepare(ctx, o.Store, d, pp, j, o.MaxBytes, st); rej != nil {
 					slots <- j.slot // never blocks: the slot came from this pool
 					out.slot, out.reject = nil, rej
@@ -244,7 +260,7 @@ func Run(ctx context.Context, src Walker, eng Runner, pre backbones.Preprocessin
 			}
 		}
 		for d := range decodedCh {
-			pending[d.item.Seq] = d
+			pending[d.order] = d
 			for {
 				d, ok := pending[next]
 				if !ok {

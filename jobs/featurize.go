@@ -125,13 +125,14 @@ func (e *ConfigError) Unwrap() error { return e.Err }
 
 // setup is the shared front half of a job: backbone, engine, input, output.
 type setup struct {
-	bb     *backbones.Backbone
-	eng    *backbones.Engine
-	runner featurize.Runner // what the pipeline runs: eng, or eng followed by a head
-	src    *inputs.Source
-	prov   table.Provenance
-	start  time.Time
-	output string
+	committed map[int]table.Committed // parts of an interrupted run, resumed
+	bb        *backbones.Backbone
+	eng       *backbones.Engine
+	runner    featurize.Runner // what the pipeline runs: eng, or eng followed by a head
+	src       *inputs.Source
+	prov      table.Provenance
+	start     time.Time
+	output    string
 }
 
 func (c *Common) setup(ctx context.Context, logits, features bool) (*setup, error) {
@@ -201,7 +202,45 @@ func (c *Common) setup(ctx context.Context, logits, features bool) (*setup, erro
 	if s.prov.Labels == nil {
 		s.prov.Labels = []string{}
 	}
+	if s.committed, err = table.ScanCommitted(c.Output, c.Shard); err != nil {
+		eng.Close()
+		return nil, err
+	}
+	if len(s.committed) > 0 {
+		want := s.footer()[table.MetadataKey]
+		n := 0
+		for _, cp := range s.committed {
+			if cp.Provenance != want || cp.Inputs.RowsPerPart != c.RowsPerPart {
+				eng.Close()
+				return nil, &ConfigError{fmt.Errorf("output: %s holds parts of an interrupted run with other settings (%s); pass --overwrite to start over", c.Output, cp.Part.File)}
+			}
+			n += cp.Part.Rows
+		}
+		c.note("resuming: %d parts (%d rows) of an interrupted run are kept", len(s.committed), n)
+	}
 	return s, nil
+}
+
+// skip passes over inputs of committed parts, checking that the listing
+// still starts and ends each of them where the interrupted run did.
+func (s *setup) skip(c *Common) func(inputs.Item) (bool, error) {
+	if len(s.committed) == 0 {
+		return nil
+	}
+	per := int64(c.RowsPerPart)
+	return func(it inputs.Item) (bool, error) {
+		k := int(it.Seq / per)
+		cp, ok := s.committed[k]
+		if !ok {
+			return false, nil
+		}
+		off := it.Seq - int64(k)*per
+		if (off == 0 && it.Path != cp.Inputs.First) || (off == cp.Inputs.Inputs-1 && it.Path != cp.Inputs.Last) || off >= cp.Inputs.Inputs {
+			return false, &ConfigError{fmt.Errorf("input: %s changed since the interrupted run (part %s began with %s, ended with %s); pass --overwrite to start over",
+				c.Input, cp.Part.File, cp.Inputs.First, cp.Inputs.Last)}
+		}
+		return true, nil
+	}
 }
 
 func (s *setup) footer() map[string]string {
@@ -276,7 +315,7 @@ func roundMap(m map[string]float64) map[string]float64 {
 
 func (s *setup) options(c *Common) featurize.Options {
 	return featurize.Options{BatchSize: c.BatchSize, Workers: c.Workers, MaxPixels: c.MaxPixels, MaxBytes: c.MaxBytes,
-		FastDecode: c.FastDecode, Progress: c.Progress}
+		FastDecode: c.FastDecode, Progress: c.Progress, Skip: s.skip(c)}
 }
 
 // Featurize runs a featurize job.
@@ -301,6 +340,7 @@ func Featurize(ctx context.Context, c FeaturizeConfig) (*Summary, error) {
 // in progress is removed and committed parts stay.
 func runJob[T any](ctx context.Context, s *setup, c *Common, command, kind string, toRow func(featurize.Result) T) (*Summary, error) {
 	sink := newPartSink(s.output, c.Shard, c.RowsPerPart, s.footer(), toRow)
+	sink.committed = s.committed
 	runner := s.runner
 	if runner == nil {
 		runner = s.eng
@@ -313,7 +353,18 @@ func runJob[T any](ctx context.Context, s *setup, c *Common, command, kind strin
 		sink.abort()
 		return s.summary(c, command, st), err
 	}
-	return s.finish(c, command, kind, st, sink.parts, sink.rejectParts)
+	parts, rejects := sink.parts, sink.rejectParts
+	for _, cp := range s.committed {
+		parts = append(parts, cp.Part)
+		st.Rows += int64(cp.Part.Rows)
+		if cp.Rejects != nil {
+			rejects = append(rejects, *cp.Rejects)
+			st.Rejected += int64(cp.Rejects.Rows)
+		}
+	}
+	sort.Slice(parts, func(i, j int) bool { return parts[i].File < parts[j].File })
+	sort.Slice(rejects, func(i, j int) bool { return rejects[i].File < rejects[j].File })
+	return s.finish(c, command, kind, st, parts, rejects)
 }
 
 // Predict classifies images with the backbone's own classifier.

@@ -1,6 +1,7 @@
 package jobs
 
 import (
+	"encoding/json"
 	"path/filepath"
 
 	"github.com/featurizer/featurizer/featurize"
@@ -18,7 +19,10 @@ type partSink[T any] struct {
 	meta    map[string]string
 	toRow   func(featurize.Result) T
 
-	cur         int64 // index of the open part
+	cur         int64                   // index of the open part
+	committed   map[int]table.Committed // parts an interrupted run finished: never rewritten
+	first, last string                  // inputs of the open part
+	inputs      int64
 	part        *table.Part[T]
 	rej         *table.Part[table.RejectRow]
 	rows        []T
@@ -44,6 +48,11 @@ func (s *partSink[T]) Write(results []featurize.Result) error {
 			}
 			s.cur++
 		}
+		if s.inputs == 0 {
+			s.first = r.Item.Path
+		}
+		s.last = r.Item.Path
+		s.inputs++
 		if r.Reject != nil {
 			s.rejRows = append(s.rejRows, table.RejectRow{Path: r.Item.Path, Stage: r.Reject.Stage, Error: r.Reject.Err})
 		} else {
@@ -56,6 +65,9 @@ func (s *partSink[T]) Write(results []featurize.Result) error {
 // flush writes the buffered rows of the current part.
 func (s *partSink[T]) flush() error {
 	if s.cur < 0 {
+		return nil
+	}
+	if _, done := s.committed[int(s.cur)]; done {
 		return nil
 	}
 	if s.part == nil {
@@ -88,6 +100,10 @@ func (s *partSink[T]) flush() error {
 
 // commit makes the current part (and its rejects) visible.
 func (s *partSink[T]) commit() error {
+	defer func() { s.first, s.last, s.inputs = "", "", 0 }()
+	if _, done := s.committed[int(s.cur)]; done {
+		return nil
+	}
 	if s.rej != nil {
 		if err := s.rej.Commit(); err != nil {
 			return err
@@ -96,6 +112,8 @@ func (s *partSink[T]) commit() error {
 		s.rej = nil
 	}
 	if s.part != nil {
+		b, _ := json.Marshal(table.PartInputs{First: s.first, Last: s.last, Inputs: s.inputs, RowsPerPart: int(s.perPart)})
+		s.part.SetMetadata(table.PartInputsKey, string(b))
 		if err := s.part.Commit(); err != nil {
 			return err
 		}
@@ -108,6 +126,9 @@ func (s *partSink[T]) commit() error {
 // close commits the last part. An empty input still gets one (empty) part
 // so that readers find the schema.
 func (s *partSink[T]) close() error {
+	if s.cur < 0 && len(s.committed) > 0 {
+		return nil // everything was written by the interrupted run
+	}
 	if s.cur < 0 {
 		s.cur = 0
 		if err := s.flush(); err != nil {

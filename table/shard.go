@@ -83,7 +83,16 @@ func PrepareShard(dir string, s Shard, overwrite bool) error {
 		return fmt.Errorf("%w: %s holds %s, which featurizer did not write", ErrOutputExists, dir, strings.Join(foreign, ", "))
 	}
 	if len(mine) > 0 && !overwrite {
-		return fmt.Errorf("%w: %s already holds parts of shard %s; pass --overwrite to redo them", ErrOutputExists, dir, s)
+		if _, err := os.Stat(filepath.Join(dir, s.doneFile())); err == nil {
+			return fmt.Errorf("%w: %s already holds the finished parts of shard %s; pass --overwrite to redo them", ErrOutputExists, dir, s)
+		}
+		// This shard was interrupted: it resumes.
+		for _, n := range []string{ManifestFile, SuccessFile} {
+			if err := os.Remove(filepath.Join(dir, n)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return err
+			}
+		}
+		return removeTemps(dir)
 	}
 	rej, _ := os.ReadDir(filepath.Join(dir, RejectsDir))
 	for _, e := range rej {
@@ -139,4 +148,74 @@ func ShardDone(dir string, s Shard, m Manifest) (bool, error) {
 		return false, err
 	}
 	return true, WriteFileAtomic(filepath.Join(dir, SuccessFile), nil)
+}
+
+// PartInputsKey is the footer key recording which inputs a part covers:
+// resuming checks that the input listing is still the same.
+const PartInputsKey = "featurizer.part_inputs"
+
+// PartInputs is the value of PartInputsKey.
+type PartInputs struct {
+	First       string `json:"first"`
+	Last        string `json:"last"`
+	Inputs      int64  `json:"inputs"` // rows + rejects
+	RowsPerPart int    `json:"rows_per_part"`
+}
+
+// Committed is a part an interrupted run finished.
+type Committed struct {
+	Index      int
+	Part       PartInfo
+	Rejects    *PartInfo
+	Inputs     PartInputs
+	Provenance string // the footer's provenance JSON
+}
+
+// ScanCommitted lists this shard's committed parts in dir (a part file is
+// the commit point: its rejects part, when there is one, was committed
+// before it).
+func ScanCommitted(dir string, s Shard) (map[int]Committed, error) {
+	out := map[int]Committed{}
+	ents, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return out, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range ents {
+		n := e.Name()
+		var k int
+		if s.Sharded() {
+			var si int
+			if _, err := fmt.Sscanf(n, "part-s%03d-%05d.parquet", &si, &k); err != nil || si != s.Index || s.PartName(k) != n {
+				continue
+			}
+		} else if _, err := fmt.Sscanf(n, "part-%05d.parquet", &k); err != nil || PartName(k) != n {
+			continue
+		}
+		meta, rows, err := footer(filepath.Join(dir, n))
+		if err != nil {
+			return nil, fmt.Errorf("committed part %s: %w", n, err)
+		}
+		c := Committed{Index: k, Part: PartInfo{File: n, Rows: int(rows)}, Provenance: meta[MetadataKey]}
+		if err := json.Unmarshal([]byte(meta[PartInputsKey]), &c.Inputs); err != nil {
+			return nil, fmt.Errorf("committed part %s has no %s footer: written by another version; pass --overwrite", n, PartInputsKey)
+		}
+		rej := filepath.Join(RejectsDir, n)
+		if _, rrows, err := footer(filepath.Join(dir, rej)); err == nil {
+			c.Rejects = &PartInfo{File: filepath.ToSlash(rej), Rows: int(rrows)}
+		}
+		out[k] = c
+	}
+	return out, nil
+}
+
+func footer(path string) (map[string]string, int64, error) {
+	meta, err := FooterMetadata(path)
+	if err != nil {
+		return nil, 0, err
+	}
+	n, err := NumRows(path)
+	return meta, n, err
 }

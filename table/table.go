@@ -115,6 +115,9 @@ func (p *Part[T]) Write(rows []T) error {
 	return nil
 }
 
+// SetMetadata adds a footer key, up to Commit.
+func (p *Part[T]) SetMetadata(key, value string) { p.w.SetKeyValueMetadata(key, value) }
+
 // Rows is the number of rows written so far.
 func (p *Part[T]) Rows() int { return p.rows }
 
@@ -229,12 +232,32 @@ func PrepareDir(dir string, overwrite bool) error {
 	if len(foreign) > 0 {
 		return fmt.Errorf("%w: %s holds %s, which featurizer did not write; choose an empty or new directory", ErrOutputExists, dir, strings.Join(foreign, ", "))
 	}
-	if len(ents) > 0 && !overwrite {
-		return fmt.Errorf("%w: %s already holds a table; pass --overwrite to replace it", ErrOutputExists, dir)
+	if !overwrite {
+		if _, err := os.Stat(filepath.Join(dir, SuccessFile)); err == nil {
+			return fmt.Errorf("%w: %s already holds a complete table; pass --overwrite to replace it", ErrOutputExists, dir)
+		}
+		// An interrupted run: its committed parts stay (the job resumes);
+		// what it left half-written goes.
+		return removeTemps(dir)
 	}
 	for _, e := range ents {
 		if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
 			return err
+		}
+	}
+	return nil
+}
+
+// removeTemps deletes the hidden temporary files a killed run left behind.
+func removeTemps(dir string) error {
+	for _, d := range []string{dir, filepath.Join(dir, RejectsDir), filepath.Join(dir, ShardsDir)} {
+		ents, _ := os.ReadDir(d)
+		for _, e := range ents {
+			if strings.HasPrefix(e.Name(), ".") && strings.Contains(e.Name(), ".tmp-") {
+				if err := os.Remove(filepath.Join(d, e.Name())); err != nil {
+					return err
+				}
+			}
 		}
 	}
 	return nil
@@ -285,4 +308,22 @@ func FooterMetadata(path string) (map[string]string, error) {
 		out[kv.Key] = kv.Value
 	}
 	return out, nil
+}
+
+// NumRows is the row count of a Parquet file, from its footer.
+func NumRows(path string) (int64, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return 0, err
+	}
+	pf, err := parquet.OpenFile(f, st.Size())
+	if err != nil {
+		return 0, err
+	}
+	return pf.NumRows(), nil
 }
