@@ -3,13 +3,13 @@
 package inputs
 
 import (
+	"bytes"
 	"context"
 	"encoding/csv"
 	"errors"
 	"fmt"
 	"hash/fnv"
 	"io"
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -35,6 +35,7 @@ type Source struct {
 	Labels   []string // sorted; label_index is the position here
 
 	walk  func(ctx context.Context, fn func(Item) error) error
+	store storage.Store
 	shard int
 	of    int
 	// Skipped counts files of a directory that are not images by their
@@ -49,24 +50,36 @@ var ImageExtensions = []string{".jpg", ".jpeg", ".png", ".gif", ".bmp", ".webp",
 // Open inspects location: a directory is walked, a .csv or .parquet file is
 // a manifest with a path column and an optional label column.
 func Open(ctx context.Context, store storage.Store, location string) (*Source, error) {
+	path := location
 	if store == nil {
-		store = storage.Local{}
+		var err error
+		if store, path, err = storage.Resolve(ctx, location); err != nil {
+			return nil, fmt.Errorf("open input: %w", err)
+		}
 	}
-	isDir, err := store.IsDir(ctx, location)
+	isDir, err := store.IsDir(ctx, path)
 	if err != nil {
 		return nil, fmt.Errorf("open input: %w", err)
 	}
-	if isDir {
-		return openDir(ctx, store, location)
+	var s *Source
+	switch {
+	case isDir:
+		s, err = openDir(ctx, store, path)
+	case strings.ToLower(filepath.Ext(location)) == ".csv":
+		s, err = openCSV(ctx, store, path)
+	case strings.ToLower(filepath.Ext(location)) == ".parquet":
+		s, err = openParquet(ctx, store, path)
+	default:
+		return nil, fmt.Errorf("open input: %s is neither a directory nor a manifest (.csv or .parquet with a path column)", location)
 	}
-	switch strings.ToLower(filepath.Ext(location)) {
-	case ".csv":
-		return openCSV(ctx, store, location)
-	case ".parquet":
-		return openParquet(ctx, store, location)
+	if s != nil {
+		s.Location, s.store = location, store
 	}
-	return nil, fmt.Errorf("open input: %s is neither a directory nor a manifest (.csv or .parquet with a path column)", location)
+	return s, err
 }
+
+// Store is where the items are read from.
+func (s *Source) Store() storage.Store { return s.store }
 
 // Walk calls fn for each item in order. It stops at the first error. With
 // a shard set, only the items whose path hashes to it are passed on,
@@ -113,19 +126,22 @@ func isImage(name string) bool {
 }
 
 func openDir(ctx context.Context, store storage.Store, root string) (*Source, error) {
-	abs, err := filepath.Abs(root)
-	if err != nil {
-		return nil, err
+	abs := root
+	if _, local := store.(storage.Local); local {
+		var err error
+		if abs, err = filepath.Abs(root); err != nil {
+			return nil, err
+		}
 	}
-	ents, err := os.ReadDir(abs)
+	dirs, err := store.ListDirs(ctx, abs)
 	if err != nil {
 		return nil, fmt.Errorf("open input: %w", err)
 	}
 	// Labels are the first-level folders: class/*.jpg.
 	var labels []string
-	for _, e := range ents {
-		if e.IsDir() && !strings.HasPrefix(e.Name(), ".") {
-			labels = append(labels, e.Name())
+	for _, d := range dirs {
+		if !strings.HasPrefix(d, ".") {
+			labels = append(labels, d)
 		}
 	}
 	sort.Strings(labels)
@@ -157,6 +173,9 @@ func openDir(ctx context.Context, store storage.Store, root string) (*Source, er
 func resolve(manifest, p string) string {
 	if filepath.IsAbs(p) || strings.Contains(p, "://") {
 		return p
+	}
+	if strings.Contains(manifest, "://") {
+		return manifest[:strings.LastIndex(manifest, "/")+1] + p
 	}
 	return filepath.Join(filepath.Dir(manifest), p)
 }
@@ -217,16 +236,13 @@ type manifestRow struct {
 
 func openParquet(ctx context.Context, store storage.Store, location string) (*Source, error) {
 	read := func(fn func(path, label string, hasLabel bool, line int) error) error {
-		f, err := os.Open(location)
+		// One request for the whole file, not one per page.
+		data, err := store.ReadFile(ctx, location, 0)
 		if err != nil {
 			return fmt.Errorf("open manifest: %w", err)
 		}
-		defer f.Close()
-		st, err := f.Stat()
-		if err != nil {
-			return err
-		}
-		pf, err := parquet.OpenFile(f, st.Size())
+		f := bytes.NewReader(data)
+		pf, err := parquet.OpenFile(f, int64(len(data)))
 		if err != nil {
 			return fmt.Errorf("manifest %s: %w", location, err)
 		}

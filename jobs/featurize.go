@@ -315,7 +315,7 @@ func roundMap(m map[string]float64) map[string]float64 {
 
 func (s *setup) options(c *Common) featurize.Options {
 	return featurize.Options{BatchSize: c.BatchSize, Workers: c.Workers, MaxPixels: c.MaxPixels, MaxBytes: c.MaxBytes,
-		FastDecode: c.FastDecode, Progress: c.Progress, Skip: s.skip(c)}
+		FastDecode: c.FastDecode, Progress: c.Progress, Skip: s.skip(c), Store: s.src.Store()}
 }
 
 // Featurize runs a featurize job.

@@ -1,5 +1,6 @@
-// Package storage is where inputs are read from. Only local files exist
-// today; object stores (S3, Azure, GCS) will implement the same interface.
+// Package storage is where inputs are read from: local files (including
+// Databricks' FUSE paths) and object stores (S3, Azure Blob/ADLS, GCS)
+// through gocloud.dev/blob, behind one interface.
 package storage
 
 import (
@@ -32,8 +33,10 @@ type Store interface {
 	Walk(ctx context.Context, root string, fn func(Entry) error) error
 	// Open opens a file for streaming reads.
 	Open(ctx context.Context, path string) (io.ReadCloser, error)
-	// Stat reports whether path is a directory.
+	// IsDir reports whether path is a directory (a prefix of objects).
 	IsDir(ctx context.Context, path string) (bool, error)
+	// ListDirs names the directories directly under path, sorted.
+	ListDirs(ctx context.Context, path string) ([]string, error)
 }
 
 // Local is the local file system.
@@ -92,4 +95,18 @@ func (Local) IsDir(ctx context.Context, path string) (bool, error) {
 		return false, err
 	}
 	return st.IsDir(), nil
+}
+
+func (Local) ListDirs(ctx context.Context, path string) ([]string, error) {
+	ents, err := os.ReadDir(path)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, e := range ents {
+		if e.IsDir() {
+			out = append(out, e.Name())
+		}
+	}
+	return out, nil
 }

@@ -1,0 +1,160 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+)
+
+// backend is a store under test with a way to put objects into it.
+type backend struct {
+	name  string
+	store Store
+	root  string // the location's path within the store
+	put   func(rel string, data []byte) error
+}
+
+func backends(t *testing.T) []backend {
+	ctx := context.Background()
+	var out []backend
+	dir := t.TempDir()
+	out = append(out, backend{"local", Local{}, dir, func(rel string, data []byte) error {
+		p := filepath.Join(dir, filepath.FromSlash(rel))
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		return os.WriteFile(p, data, 0o644)
+	}})
+	for _, loc := range []string{"mem://bucket/images", "file://" + t.TempDir() + "/images"} {
+		if strings.HasPrefix(loc, "file://") {
+			// A file:// location is local; a bucket on a directory is
+			// what gocloud's fileblob gives, to exercise the blob code.
+			continue
+		}
+		s, root, err := Resolve(ctx, loc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := s.(*Blob)
+		t.Cleanup(func() { b.Close() })
+		out = append(out, backend{"mem", s, root, func(rel string, data []byte) error {
+			return b.Bucket.WriteAll(ctx, "images/"+rel, data, nil)
+		}})
+	}
+	return out
+}
+
+// TestConformance runs the same expectations on every backend.
+func TestConformance(t *testing.T) {
+	ctx := context.Background()
+	files := map[string]string{"b/2.jpg": "two", "a/1.jpg": "one", "a/deep/3.jpg": "three", "root.jpg": "root", "c/4.jpg": "four!"}
+	for _, be := range backends(t) {
+		t.Run(be.name, func(t *testing.T) {
+			for rel, data := range files {
+				if err := be.put(rel, []byte(data)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if ok, err := be.store.IsDir(ctx, be.root); err != nil || !ok {
+				t.Fatalf("IsDir(root) = %v, %v", ok, err)
+			}
+			dirs, err := be.store.ListDirs(ctx, be.root)
+			if err != nil || strings.Join(dirs, ",") != "a,b,c" {
+				t.Errorf("ListDirs = %v, %v", dirs, err)
+			}
+			var rels []string
+			var first Entry
+			err = be.store.Walk(ctx, be.root, func(e Entry) error {
+				if first.Path == "" {
+					first = e
+				}
+				rels = append(rels, e.Rel)
+				if int64(len(files[e.Rel])) != e.Size {
+					t.Errorf("%s: size %d", e.Rel, e.Size)
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !sort.StringsAreSorted(rels) || strings.Join(rels, ",") != "a/1.jpg,a/deep/3.jpg,b/2.jpg,c/4.jpg,root.jpg" {
+				t.Errorf("Walk order %v", rels)
+			}
+			data, err := be.store.ReadFile(ctx, first.Path, 0)
+			if err != nil || string(data) != "one" {
+				t.Errorf("ReadFile(%s) = %q, %v", first.Path, data, err)
+			}
+			if ok, err := be.store.IsDir(ctx, first.Path); err != nil || ok {
+				t.Errorf("IsDir(file) = %v, %v", ok, err)
+			}
+			big := strings.Replace(first.Path, "a/1.jpg", "c/4.jpg", 1)
+			if _, err := be.store.ReadFile(ctx, big, 3); !errors.Is(err, ErrTooLarge) {
+				t.Errorf("limit: %v", err)
+			}
+			if _, err := be.store.ReadFile(ctx, strings.Replace(first.Path, "1.jpg", "missing.jpg", 1), 0); err == nil {
+				t.Error("reading a missing object succeeded")
+			}
+			r, err := be.store.Open(ctx, first.Path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(r)
+			r.Close()
+			if string(b) != "one" {
+				t.Errorf("Open = %q", b)
+			}
+			// Walking stops at the first error.
+			stop := fmt.Errorf("stop")
+			n := 0
+			if err := be.store.Walk(ctx, be.root, func(Entry) error { n++; return stop }); err != stop || n != 1 {
+				t.Errorf("Walk after error: %v, %d calls", err, n)
+			}
+		})
+	}
+}
+
+func TestResolve(t *testing.T) {
+	ctx := context.Background()
+	cases := []struct{ in, kind, path string }{
+		{"/data/images", "local", "/data/images"},
+		{"relative/dir", "local", "relative/dir"},
+		{"file:///data/x", "local", "/data/x"},
+		{"dbfs:/mnt/images", "local", "/dbfs/mnt/images"},
+		{"/Volumes/main/default/images", "local", "/Volumes/main/default/images"},
+		{"mem://bucket/some/prefix", "blob", "mem://bucket/some/prefix"},
+	}
+	for _, c := range cases {
+		s, p, err := Resolve(ctx, c.in)
+		if err != nil {
+			t.Fatalf("%s: %v", c.in, err)
+		}
+		kind := "local"
+		if b, ok := s.(*Blob); ok {
+			kind = "blob"
+			b.Close()
+		}
+		if kind != c.kind || p != c.path {
+			t.Errorf("%s: %s %s, want %s %s", c.in, kind, p, c.kind, c.path)
+		}
+	}
+	for _, bad := range []string{"ftp://host/x", "abfss://nocontainer/x"} {
+		if _, _, err := Resolve(ctx, bad); err == nil {
+			t.Errorf("%s accepted", bad)
+		}
+	}
+	// abfss maps onto the blob endpoint of the account (no credentials
+	// needed to open the bucket).
+	t.Setenv("AZURE_STORAGE_KEY", "a2V5")
+	s, p, err := Resolve(ctx, "abfss://images@myaccount.dfs.core.windows.net/clothing/train")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.(*Blob).Close()
+	if p != "abfss://images@myaccount.dfs.core.windows.net/clothing/train" {
+		t.Errorf("abfss path %s", p)
+	}
+}
