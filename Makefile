@@ -9,10 +9,23 @@ SHARED ?= ../shared
 APT_PACKAGES := libturbojpeg0-dev libopenblas-dev python3-pil python3-numpy python3-torchvision python3-sklearn
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup deps ort build test lint demo bench clean
+.PHONY: setup deps ort tools build test lint demo bench clean
 
-setup: deps ort ## install the Debian libraries and the pinned ONNX Runtime
+CACHE ?= $(or $(FEATURIZER_CACHE),$(or $(XDG_CACHE_HOME),$(HOME)/.cache)/featurizer)
+AZURITE_VERSION := 3.35.0
+
+setup: deps ort tools ## install the Debian libraries, the pinned ONNX Runtime and the test servers
 	$(GO) mod download
+
+# Azurite (Azure Blob emulator, from npm): the storage tests start it on
+# loopback themselves.
+tools:
+	@if [ "$$($(CACHE)/tools/node_modules/.bin/azurite-blob --version 2>/dev/null)" = "$(AZURITE_VERSION)" ]; then \
+	  echo "azurite $(AZURITE_VERSION): $(CACHE)/tools"; \
+	else \
+	  mkdir -p $(CACHE)/tools && npm install --silent --no-audit --no-fund --prefix $(CACHE)/tools azurite@$(AZURITE_VERSION) >/dev/null && \
+	  echo "azurite $(AZURITE_VERSION) installed in $(CACHE)/tools"; \
+	fi
 
 deps:
 	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \

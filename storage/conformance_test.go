@@ -10,6 +10,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/featurizer/featurizer/internal/testservers"
 )
 
 // backend is a store under test with a way to put objects into it.
@@ -29,12 +31,7 @@ func backends(t *testing.T) []backend {
 		os.MkdirAll(filepath.Dir(p), 0o755)
 		return os.WriteFile(p, data, 0o644)
 	}})
-	for _, loc := range []string{"mem://bucket/images", "file://" + t.TempDir() + "/images"} {
-		if strings.HasPrefix(loc, "file://") {
-			// A file:// location is local; a bucket on a directory is
-			// what gocloud's fileblob gives, to exercise the blob code.
-			continue
-		}
+	for _, loc := range []string{"mem://bucket/images"} {
 		s, root, err := Resolve(ctx, loc)
 		if err != nil {
 			t.Fatal(err)
@@ -45,6 +42,14 @@ func backends(t *testing.T) []backend {
 			return b.Bucket.WriteAll(ctx, "images/"+rel, data, nil)
 		}})
 	}
+	// A real Azure Blob server (Azurite) on loopback.
+	loc, put := testservers.Azurite(t)
+	s, root, err := Resolve(ctx, loc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.(*Blob).Close() })
+	out = append(out, backend{"azurite", s, root, put})
 	return out
 }
 

@@ -3,6 +3,7 @@ package tests
 import (
 	"fmt"
 	"math"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/featurizer/featurizer/internal/testmodels"
+	"github.com/featurizer/featurizer/internal/testservers"
 	"github.com/featurizer/featurizer/table"
 )
 
@@ -109,5 +111,47 @@ func TestShardFromIndexedJobEnv(t *testing.T) {
 		"--input", in, "--output", filepath.Join(dir, "o2"))
 	if r.code != 2 || !strings.Contains(r.stderr, "JOB_COMPLETION_INDEX") {
 		t.Errorf("bad index: %d %s", r.code, r.stderr)
+	}
+}
+
+// Images in Azure Blob storage (a real Azurite server on loopback): the
+// CLI lists the container and featurizes it like a directory, naming rows
+// by their URLs.
+func TestFeaturizeFromAzureBlob(t *testing.T) {
+	needRuntime(t)
+	loc, put := testservers.Azurite(t)
+	dir := t.TempDir()
+	model, spec := tinyBackbone(t, dir, testmodels.Options{})
+	local := filepath.Join(dir, "images")
+	dataset(t, local)
+	filepath.Walk(local, func(p string, info os.FileInfo, err error) error {
+		if err == nil && !info.IsDir() {
+			rel, _ := filepath.Rel(local, p)
+			b, _ := os.ReadFile(p)
+			if err := put(filepath.ToSlash(rel), b); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return nil
+	})
+	fromBlob, fromDisk := filepath.Join(dir, "blob"), filepath.Join(dir, "disk")
+	if r := run(t, "featurize", "--backbone", model, "--spec", spec, "--input", loc, "--output", fromBlob, "--quiet"); r.code != 0 {
+		t.Fatalf("%d %s", r.code, r.stderr)
+	}
+	if r := run(t, "featurize", "--backbone", model, "--spec", spec, "--input", local, "--output", fromDisk, "--quiet"); r.code != 0 {
+		t.Fatal(r.stderr)
+	}
+	a, _ := table.ReadAll[table.FeatureRow](fromBlob)
+	b, _ := table.ReadAll[table.FeatureRow](fromDisk)
+	if len(a) != 9 || len(b) != 9 {
+		t.Fatalf("%d rows from the container, %d from disk", len(a), len(b))
+	}
+	for i := range a {
+		if !strings.HasPrefix(a[i].Path, "azblob://featurizer/images/") || !strings.HasSuffix(b[i].Path, strings.TrimPrefix(a[i].Path, "azblob://featurizer/images")) {
+			t.Errorf("row %d: %s vs %s", i, a[i].Path, b[i].Path)
+		}
+		if fmt.Sprint(a[i].Features) != fmt.Sprint(b[i].Features) || (a[i].Label == nil) != (b[i].Label == nil) || (a[i].Label != nil && *a[i].Label != *b[i].Label) {
+			t.Errorf("row %d differs", i)
+		}
 	}
 }

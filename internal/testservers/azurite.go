@@ -1,0 +1,107 @@
+// Package testservers starts real storage servers on loopback for tests:
+// Azurite (Azure Blob). A test that needs one skips when it is not
+// installed, unless FEATURIZER_REQUIRE_SERVERS is set (CI), where it fails.
+package testservers
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob"
+)
+
+// Azurite's well-known development account.
+const (
+	azuriteAccount = "devstoreaccount1"
+	azuriteKey     = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+)
+
+// azuriteBin finds azurite-blob: $FEATURIZER_AZURITE, the tools that make
+// setup installs, or PATH.
+func azuriteBin() string {
+	if p := os.Getenv("FEATURIZER_AZURITE"); p != "" {
+		return p
+	}
+	cache := os.Getenv("FEATURIZER_CACHE")
+	if cache == "" {
+		if d, err := os.UserCacheDir(); err == nil {
+			cache = filepath.Join(d, "featurizer")
+		}
+	}
+	if p := filepath.Join(cache, "tools", "node_modules", ".bin", "azurite-blob"); fileExists(p) {
+		return p
+	}
+	if p, err := exec.LookPath("azurite-blob"); err == nil {
+		return p
+	}
+	return ""
+}
+
+func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// Azurite runs a real Azurite blob server on loopback for the test and
+// returns the azblob:// location of the images/ prefix of a fresh
+// container, and a function that uploads an object under that prefix. It
+// sets AZURE_STORAGE_ACCOUNT and AZURE_STORAGE_KEY for the test.
+func Azurite(t *testing.T) (string, func(rel string, data []byte) error) {
+	t.Helper()
+	bin := azuriteBin()
+	if bin == "" {
+		msg := "azurite-blob not found (make setup installs it with npm)"
+		if os.Getenv("FEATURIZER_REQUIRE_SERVERS") != "" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	port := freePort(t)
+	cmd := exec.Command(bin, "--blobHost", "127.0.0.1", "--blobPort", fmt.Sprint(port),
+		"--disableTelemetry", "--skipApiVersionCheck", "--inMemoryPersistence", "--silent")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err == nil {
+			c.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("azurite did not start")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Setenv("AZURE_STORAGE_ACCOUNT", azuriteAccount)
+	t.Setenv("AZURE_STORAGE_KEY", azuriteKey)
+	cs := fmt.Sprintf("DefaultEndpointsProtocol=http;AccountName=%s;AccountKey=%s;BlobEndpoint=http://127.0.0.1:%d/%s;", azuriteAccount, azuriteKey, port, azuriteAccount)
+	client, err := azblob.NewClientFromConnectionString(cs, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if _, err := client.CreateContainer(ctx, "featurizer", nil); err != nil {
+		t.Fatal(err)
+	}
+	put := func(rel string, data []byte) error {
+		_, err := client.UploadBuffer(ctx, "featurizer", "images/"+rel, data, nil)
+		return err
+	}
+	return fmt.Sprintf("azblob://featurizer/images?localemu=true&domain=127.0.0.1:%d&protocol=http", port), put
+}
