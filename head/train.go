@@ -657,8 +657,7 @@ func (s *earlyStop) Converged(loc *optimize.Location) optimize.Status {
 	if n := len(s.hist); n > 5 {
 		old := s.hist[n-6]
 		if math.Abs(old-loc.F) <= s.tol*math.Max(1, math.Abs(old)) {
-			s.keep(loc)
-			return optimize.FunctionConvergence
+			return optimize.FunctionConvergence // the fit keeps its optimum
 		}
 	}
 	if s.val == nil {
@@ -677,19 +676,6 @@ func (s *earlyStop) Converged(loc *optimize.Location) optimize.Status {
 		return optimize.FunctionConvergence
 	}
 	return optimize.NotTerminated
-}
-
-// keep records loc as the result when validation never ran.
-func (s *earlyStop) keep(loc *optimize.Location) {
-	if s.val == nil {
-		s.best = append(s.best[:0], loc.X...)
-		return
-	}
-	s.p.unflatten(loc.X)
-	if vl, _, err := s.val.eval(); err == nil && vl < s.bestLoss {
-		s.bestLoss = vl
-		s.best = append(s.best[:0], loc.X...)
-	}
 }
 
 // source is the training data of Adam: one pass per call, in an order

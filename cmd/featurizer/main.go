@@ -267,11 +267,7 @@ func cmdJob(ctx context.Context, name string, args []string, stdout, stderr *os.
 		return err
 	}
 	c := f.common
-	logf := func(msg string) {
-		if !f.quiet {
-			fmt.Fprintf(stderr, "%s %s\n", time.Now().UTC().Format(time.RFC3339), msg)
-		}
-	}
+	logf := noteTo(stderr, f.quiet)
 	c.Note = logf
 	mode := f.progress
 	if f.quiet {
@@ -428,4 +424,29 @@ func shardFromFlagOrEnv(v string) (table.Shard, error) {
 		return s, &usageError{fmt.Sprintf("JOB_COMPLETION_INDEX/JOB_COMPLETION_COUNT: %v", err)}
 	}
 	return s, nil
+}
+
+// parseInterleaved parses flags that may come before or after the
+// positional arguments, which it returns.
+func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		if fs.NArg() == 0 {
+			return pos, nil
+		}
+		pos = append(pos, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+}
+
+// noteTo prints timestamped log lines on w, unless quiet.
+func noteTo(w io.Writer, quiet bool) func(string) {
+	return func(msg string) {
+		if !quiet {
+			fmt.Fprintf(w, "%s %s\n", time.Now().UTC().Format(time.RFC3339), msg)
+		}
+	}
 }

@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"strings"
-	"time"
 
 	"github.com/featurizer/featurizer/featurize"
 	"github.com/featurizer/featurizer/jobs"
@@ -32,22 +31,14 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr *os.File) error {
 	fs.StringVar(&o.ORTLib, "ort-lib", "", "path of libonnxruntime.so")
 	fs.StringVar(&progress, "progress", "auto", "auto, bar, log or none")
 	fs.BoolVar(&quiet, "quiet", false, "print only errors and the final summary")
-	// Flags may follow the job file.
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				fmt.Fprintln(stderr, "Usage: featurizer run JOB.yaml [--set key=value ...] [flags]\n\nFlags:")
-				printFlags(stderr, fs)
-				return flag.ErrHelp
-			}
-			return &usageError{fmt.Sprintf("run: %v (see 'featurizer run --help')", err)}
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(stderr, "Usage: featurizer run JOB.yaml [--set key=value ...] [flags]\n\nFlags:")
+			printFlags(stderr, fs)
+			return flag.ErrHelp
 		}
-		if fs.NArg() == 0 {
-			break
-		}
-		pos = append(pos, fs.Arg(0))
-		args = fs.Args()[1:]
+		return &usageError{fmt.Sprintf("run: %v (see 'featurizer run --help')", err)}
 	}
 	if len(pos) != 1 {
 		return &usageError{"run: expected one job file (featurizer run JOB.yaml); see configs/ for examples"}
@@ -61,11 +52,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr *os.File) error {
 	if err != nil {
 		return err
 	}
-	o.Note = func(msg string) {
-		if !quiet {
-			fmt.Fprintf(stderr, "%s %s\n", time.Now().UTC().Format(time.RFC3339), msg)
-		}
-	}
+	o.Note = noteTo(stderr, quiet)
 	var last progressFinisher
 	o.Progress = func() featurize.Progress {
 		if last != nil {

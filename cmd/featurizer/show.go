@@ -18,21 +18,13 @@ func cmdShow(args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("show", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	n := fs.Int("rows", 5, "rows to print")
-	// Flags may come before or after the directory.
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				fmt.Fprintln(stdout, "Usage: featurizer show [--rows N] TABLE_DIR")
-				return flag.ErrHelp
-			}
-			return &usageError{fmt.Sprintf("show: %v", err)}
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(stdout, "Usage: featurizer show [--rows N] TABLE_DIR")
+			return flag.ErrHelp
 		}
-		if fs.NArg() == 0 {
-			break
-		}
-		pos = append(pos, fs.Arg(0))
-		args = fs.Args()[1:]
+		return &usageError{fmt.Sprintf("show: %v", err)}
 	}
 	if len(pos) != 1 {
 		return &usageError{"show: expected one table directory (featurizer show [--rows N] DIR)"}

@@ -9,7 +9,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/featurizer/featurizer/backbones"
 	"github.com/featurizer/featurizer/jobs"
@@ -83,11 +82,7 @@ func cmdTrain(ctx context.Context, args []string, stdout, stderr *os.File) error
 		}
 	}
 	c.Head.NoStandardize = noStd
-	c.Note = func(msg string) {
-		if !quiet {
-			fmt.Fprintf(stderr, "%s %s\n", time.Now().UTC().Format(time.RFC3339), msg)
-		}
-	}
+	c.Note = noteTo(stderr, quiet)
 	sum, err := jobs.Train(ctx, c)
 	if err != nil {
 		return err
