@@ -3,7 +3,6 @@ package backbones
 import (
 	"errors"
 	"fmt"
-	"os"
 	"runtime"
 	"runtime/debug"
 
@@ -50,21 +49,27 @@ const featureOutput = "featurizer_features"
 // NewEngine loads the backbone's weights, exposes the feature tap and
 // creates the session. The runtime must be initialized (InitRuntime).
 func NewEngine(b *Backbone, o EngineOptions) (*Engine, error) {
-	data, err := os.ReadFile(b.WeightsPath)
+	// External data files, if any, are read into the model here (ReadModel).
+	data, err := ReadModel(b.WeightsPath)
 	if err != nil {
 		return nil, fmt.Errorf("read model: %w", err)
 	}
 	return NewEngineFromBytes(data, &b.Spec, o)
 }
 
-// NewEngineFromBytes is NewEngine for a model already in memory.
+// NewEngineFromBytes is NewEngine for a model already in memory. It must be
+// self-contained: a model whose tensors keep their data in external files
+// needs ReadModel (or NewEngine), which knows where the files are.
 func NewEngineFromBytes(data []byte, spec *Spec, o EngineOptions) (*Engine, error) {
 	m, err := onnxgraph.Parse(data)
 	if err != nil {
 		return nil, fmt.Errorf("load model: %w", err)
 	}
-	if m.Graph.External {
-		return nil, errors.New("load model: weights stored in external data files are not supported; save the model as one file")
+	if refs, err := onnxgraph.ExternalRefs(data); err != nil || len(refs) > 0 {
+		if err != nil {
+			return nil, fmt.Errorf("load model: %w", err)
+		}
+		return nil, fmt.Errorf("load model: tensor %q keeps its data in the external file %q, which a model given as bytes cannot reach; load the model from its file (backbones.ReadModel inlines the data)", refs[0].Tensor, refs[0].Location)
 	}
 	e := &Engine{withFeat: !o.NoFeatures, withLogits: o.Logits}
 	if !e.withFeat && !e.withLogits {

@@ -12,8 +12,11 @@ import (
 
 // Backbone is a spec with its weights located and verified.
 type Backbone struct {
-	Spec          Spec
-	WeightsPath   string
+	Spec        Spec
+	WeightsPath string
+	// WeightsSHA256 identifies the weights (HashModel): the file's SHA-256,
+	// or for a model with external data files that of the model file
+	// followed by its data files.
 	WeightsSHA256 string
 	// Classes are the classifier's class names, index i = class i; nil when
 	// the spec names no class list.
@@ -53,7 +56,7 @@ func Resolve(ctx context.Context, o ResolveOptions) (*Backbone, error) {
 		}
 		if isFile {
 			b.WeightsPath = o.Name
-			if b.WeightsSHA256, err = HashFile(o.Name); err != nil {
+			if b.WeightsSHA256, err = HashModel(o.Name); err != nil {
 				return nil, fmt.Errorf("read model: %w", err)
 			}
 			if spec.SHA256 != "" && spec.SHA256 != b.WeightsSHA256 {
@@ -63,7 +66,7 @@ func Resolve(ctx context.Context, o ResolveOptions) (*Backbone, error) {
 			if spec.File == "" {
 				return nil, fmt.Errorf("%s: file: the spec names no weights file; give the model path with --backbone", o.SpecPath)
 			}
-			if b.WeightsPath, b.WeightsSHA256, err = store.Ensure(ctx, spec.File, spec.URL, spec.SHA256, spec.Export); err != nil {
+			if b.WeightsPath, b.WeightsSHA256, err = store.EnsureModel(ctx, spec.File, spec.URL, spec.SHA256, spec.Export); err != nil {
 				return nil, err
 			}
 		}
@@ -76,7 +79,7 @@ func Resolve(ctx context.Context, o ResolveOptions) (*Backbone, error) {
 			return nil, err
 		}
 		hint := strings.ReplaceAll(spec.Export, "MODELS_DIR", store.Dir)
-		if b.WeightsPath, b.WeightsSHA256, err = store.Ensure(ctx, spec.File, spec.URL, spec.SHA256, hint); err != nil {
+		if b.WeightsPath, b.WeightsSHA256, err = store.EnsureModel(ctx, spec.File, spec.URL, spec.SHA256, hint); err != nil {
 			return nil, err
 		}
 	}

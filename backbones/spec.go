@@ -23,7 +23,9 @@ type Spec struct {
 	// File is the weights file name inside the models directory.
 	File string `yaml:"file,omitempty" json:"file,omitempty"`
 	// URL and SHA256 are the canonical download of File. An entry without a
-	// URL has no published ONNX file: Export says how to make one.
+	// URL has no published ONNX file: Export says how to make one. SHA256 is
+	// HashModel's: the file's SHA-256, or, for a model that keeps its weights
+	// in external data files, that of the model file followed by them.
 	URL    string `yaml:"url,omitempty" json:"url,omitempty"`
 	SHA256 string `yaml:"sha256,omitempty" json:"sha256,omitempty"`
 	Export string `yaml:"export,omitempty" json:"export,omitempty"`

@@ -63,12 +63,32 @@ func (e *ChecksumError) Error() string {
 // from url first when it is missing. expected, when set, must match. hint
 // tells the user how to obtain a file that has no url.
 func (s *Store) Ensure(ctx context.Context, file, url, expected, hint string) (path, digest string, err error) {
+	return s.ensure(ctx, file, url, expected, hint, false)
+}
+
+// EnsureModel is Ensure for an ONNX model: the digest is HashModel's, which
+// covers external data files too (and is HashFile's for a one-file model,
+// the only kind a download gives).
+func (s *Store) EnsureModel(ctx context.Context, file, url, expected, hint string) (path, digest string, err error) {
+	return s.ensure(ctx, file, url, expected, hint, true)
+}
+
+func (s *Store) ensure(ctx context.Context, file, url, expected, hint string, model bool) (path, digest string, err error) {
 	path = filepath.Join(s.Dir, file)
-	digest, err = HashFile(path)
+	var dataFiles []string
+	if model {
+		digest, dataFiles, err = hashModel(path)
+	} else {
+		digest, err = HashFile(path)
+	}
 	switch {
 	case err == nil:
 		if expected != "" && digest != expected {
-			return "", "", fmt.Errorf("verify weights: %w (delete it to download it again)", &ChecksumError{Path: path, Got: digest, Expected: expected})
+			ce := &ChecksumError{Path: path, Got: digest, Expected: expected}
+			if len(dataFiles) > 0 {
+				return "", "", fmt.Errorf("verify weights: %w (this copy keeps its weights in %d external data file(s) and the SHA-256 covers them too; the expected file is one self-contained model: delete %s to download it again)", ce, len(dataFiles), file)
+			}
+			return "", "", fmt.Errorf("verify weights: %w (delete it to download it again)", ce)
 		}
 		return path, digest, nil
 	case !errors.Is(err, fs.ErrNotExist):

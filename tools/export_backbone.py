@@ -15,7 +15,10 @@ the speed of a network does not depend on its weights. --headless replaces the
 classifier by Identity, so that the output is the pooled feature vector.
 
 The file name is the catalog's, and featurizer records its SHA-256 in every
-table it writes. The batch axis is dynamic.
+table it writes. The batch axis is dynamic. The model is written as one file
+(torch.onnx.export(..., external_data=False) where torch has it); featurizer
+also loads models whose weights are in NAME.onnx.data, and then records the
+SHA-256 of NAME.onnx followed by NAME.onnx.data.
 """
 import argparse
 import os
@@ -54,8 +57,14 @@ def export_torchvision(name, out, random, headless, file_name=None):
     model.eval()
     path = os.path.join(out, file_name or default_file)
     x = torch.zeros(1, 3, size, size)
-    torch.onnx.export(model, x, path, input_names=["input"], output_names=["output"],
-                      opset_version=17, dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}})
+    kwargs = dict(input_names=["input"], output_names=["output"],
+                  opset_version=17, dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}})
+    try:
+        # PyTorch 2.5+ writes the weights to PATH.data ("external data") by
+        # default; one self-contained file is simpler to copy and to pin.
+        torch.onnx.export(model, x, path, external_data=False, **kwargs)
+    except TypeError:  # older torch (Debian's): no such argument, always one file
+        torch.onnx.export(model, x, path, **kwargs)
     return path
 
 

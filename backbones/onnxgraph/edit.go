@@ -18,6 +18,7 @@ type Attr struct {
 	Ints   []int64
 	Floats []float32
 	String string
+	Tensor *Tensor
 }
 
 // AttrKind is AttributeProto.AttributeType.
@@ -28,6 +29,7 @@ const (
 	AttrFloat  AttrKind = 1
 	AttrInt    AttrKind = 2
 	AttrString AttrKind = 3
+	AttrTensor AttrKind = 4
 	AttrFloats AttrKind = 6
 	AttrInts   AttrKind = 7
 )
@@ -37,6 +39,9 @@ func IntAttr(name string, v int64) Attr     { return Attr{Name: name, Kind: Attr
 func IntsAttr(name string, v ...int64) Attr { return Attr{Name: name, Kind: AttrInts, Ints: v} }
 func FloatAttr(name string, v float32) Attr { return Attr{Name: name, Kind: AttrFloat, Float: v} }
 func StringAttr(name, v string) Attr        { return Attr{Name: name, Kind: AttrString, String: v} }
+
+// TensorAttr builds a tensor attribute (Constant's value).
+func TensorAttr(name string, t Tensor) Attr { return Attr{Name: name, Kind: AttrTensor, Tensor: &t} }
 
 // Tensor is an initializer with its data.
 type Tensor struct {
@@ -216,6 +221,8 @@ func encodeAttr(a Attr) []byte {
 		b = appendVarint(b, 3, uint64(a.Int))
 	case AttrString:
 		b = appendString(b, 4, a.String)
+	case AttrTensor:
+		b = appendMessage(b, 5, encodeTensor(*a.Tensor))
 	case AttrFloats:
 		for _, f := range a.Floats {
 			b = protowire.AppendTag(b, 7, protowire.Fixed32Type)

@@ -70,7 +70,7 @@ type Graph struct {
 	Outputs      []ValueInfo
 	ValueInfo    []ValueInfo
 	Initializers map[string]bool
-	External     bool // some initializer keeps its data in an external file
+	External     bool // some initializer keeps its data in an external file (see ExternalRefs for all tensors)
 	tensors      map[string]Tensor
 
 	producer  map[string]int
