@@ -65,6 +65,7 @@ func main() {
 	which := flag.String("models-list", "resnet50-torchvision,inceptionv3-torchvision,mobilenetv2", "backbones to measure")
 	torch := flag.Bool("torch", true, "run the PyTorch baseline")
 	out := flag.String("out", "bench/results", "directory for the JSON report")
+	flag.StringVar(&pythonBin, "python", "/usr/bin/python3", "Python with torch and torchvision, for the PyTorch baseline")
 	flag.Parse()
 	if *images == "" {
 		*images = filepath.Join(*shared, "data", "clothing-small", "test")
@@ -206,8 +207,10 @@ func endToEnd(bin, name, dir, images string) (*jobs.Summary, float64, float64, e
 	return &s, wall, s.PeakRSSMiB, nil
 }
 
+var pythonBin = "/usr/bin/python3"
+
 func pytorch(arch, images string) (float64, error) {
-	cmd := exec.Command("/usr/bin/python3", "bench/torch_baseline.py", "--arch", arch, "--images", images)
+	cmd := exec.Command(pythonBin, "bench/torch_baseline.py", "--arch", arch, "--images", images)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()

@@ -32,6 +32,9 @@ def main():
     ap.add_argument("--images", required=True)
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--device", default="cpu", help="cpu or cuda")
+    ap.add_argument("--fp16", action="store_true", help="half precision (cuda)")
+    ap.add_argument("--repeat", type=int, default=1, help="passes over the images (after one untimed pass)")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     if a.arch == "inception_v3":
@@ -41,21 +44,32 @@ def main():
         model = torchvision.models.resnet50()
         resize, crop = 256, 224
     model.fc = torch.nn.Identity()
-    model.eval()
+    model.eval().to(a.device)
+    dtype = torch.float16 if a.fp16 else torch.float32
+    if a.fp16:
+        model.half()
     tf = transforms.Compose([
         transforms.Resize(resize), transforms.CenterCrop(crop), transforms.ToTensor(),
         transforms.Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])])
     ds = Files(a.images, tf)
-    dl = torch.utils.data.DataLoader(ds, batch_size=a.batch, num_workers=a.threads)
+    dl = torch.utils.data.DataLoader(ds, batch_size=a.batch, num_workers=a.threads,
+                                     pin_memory=a.device != "cpu", persistent_workers=a.repeat > 1)
     with torch.inference_mode():
-        model(torch.zeros(2, 3, crop, crop))  # warm-up
+        model(torch.zeros(2, 3, crop, crop, device=a.device, dtype=dtype))  # warm-up
+        if a.repeat > 1:
+            for x in dl:  # untimed pass: page cache, cuDNN autotuning
+                model(x.to(a.device, dtype, non_blocking=True)).sum().item()
         n, t0 = 0, time.perf_counter()
-        for x in dl:
-            f = model(x)
-            n += f.shape[0]
+        for _ in range(a.repeat):
+            for x in dl:
+                f = model(x.to(a.device, dtype, non_blocking=True))
+                n += f.shape[0]
+        if a.device != "cpu":
+            torch.cuda.synchronize()
         dt = time.perf_counter() - t0
     print(json.dumps({"images": n, "seconds": dt, "images_per_second": n / dt, "torch": torch.__version__,
-                      "threads": a.threads, "workers": a.threads}))
+                      "threads": a.threads, "workers": a.threads, "device": a.device, "fp16": a.fp16,
+                      "batch": a.batch}))
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ type splitRow struct {
 
 func writeRows[T any](t *testing.T, dir string, rows []T) {
 	t.Helper()
-	p, err := table.NewPart[T](filepath.Join(dir, table.PartName(0)), nil)
+	p, err := table.NewLocalPart[T](filepath.Join(dir, table.PartName(0)), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

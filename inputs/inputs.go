@@ -26,6 +26,10 @@ type Item struct {
 	Label string
 	// HasLabel is false for unlabelled inputs (label null in the output).
 	HasLabel bool
+	// Size and Version identify the content of a listed file (directory
+	// inputs): an incremental run redoes the ones that changed.
+	Size    int64
+	Version string
 }
 
 // Source is an opened input.
@@ -38,6 +42,7 @@ type Source struct {
 	store storage.Store
 	shard int
 	of    int
+	keep  func(Item) bool
 	// Skipped counts files of a directory that are not images by their
 	// extension (or are hidden); they are listed in SkippedExamples.
 	Skipped         int64
@@ -85,12 +90,15 @@ func (s *Source) Store() storage.Store { return s.store }
 // a shard set, only the items whose path hashes to it are passed on,
 // numbered from 0.
 func (s *Source) Walk(ctx context.Context, fn func(Item) error) error {
-	if s.of <= 1 {
+	if s.of <= 1 && s.keep == nil {
 		return s.walk(ctx, fn)
 	}
 	var seq int64
 	return s.walk(ctx, func(it Item) error {
-		if ShardOf(it.Path, s.of) != s.shard {
+		if s.of > 1 && ShardOf(it.Path, s.of) != s.shard {
+			return nil
+		}
+		if s.keep != nil && !s.keep(it) {
 			return nil
 		}
 		it.Seq = seq
@@ -98,6 +106,10 @@ func (s *Source) Walk(ctx context.Context, fn func(Item) error) error {
 		return fn(it)
 	})
 }
+
+// SetFilter keeps only the items keep accepts (numbered from 0 among
+// them); keep sees every item of the shard, in order.
+func (s *Source) SetFilter(keep func(Item) bool) { s.keep = keep }
 
 // SetShard keeps only the items of shard i of n.
 func (s *Source) SetShard(i, n int) { s.shard, s.of = i, n }
@@ -158,7 +170,7 @@ func openDir(ctx context.Context, store storage.Store, root string) (*Source, er
 				}
 				return nil
 			}
-			it := Item{Seq: seq, Path: e.Path, Open: e.Path}
+			it := Item{Seq: seq, Path: e.Path, Open: e.Path, Size: e.Size, Version: e.Version}
 			if first, _, nested := strings.Cut(e.Rel, "/"); nested {
 				it.Label, it.HasLabel = first, true
 			}

@@ -19,6 +19,7 @@ import (
 	"github.com/featurizer/featurizer/inputs"
 	"github.com/featurizer/featurizer/internal/memstat"
 	"github.com/featurizer/featurizer/internal/version"
+	"github.com/featurizer/featurizer/storage"
 	"github.com/featurizer/featurizer/table"
 )
 
@@ -54,6 +55,11 @@ type Common struct {
 	// takes the inputs whose path hashes to its index and writes its own
 	// parts; the last shard to finish writes the manifest.
 	Shard table.Shard
+	// Incremental adds to a complete table in Output: only inputs that are
+	// new or changed (path, size, ETag/modification time) are featurized,
+	// rows of changed or removed inputs are dropped. A table made with
+	// other settings is started over when Overwrite is set, else refused.
+	Incremental bool
 }
 
 // FeaturizeConfig configures a featurize job.
@@ -89,8 +95,19 @@ type Summary struct {
 	Batches         int64              `json:"batches"`
 	BytesRead       int64              `json:"bytes_read"`
 	PeakRSSMiB      float64            `json:"peak_rss_mib"`
+	Incremental     *IncrementalStats  `json:"incremental,omitempty"`
 	Started         time.Time          `json:"started"`
 	Finished        time.Time          `json:"finished"`
+}
+
+// IncrementalStats says what an incremental run found.
+type IncrementalStats struct {
+	Generation int   `json:"generation"`
+	Unchanged  int64 `json:"unchanged"`
+	New        int64 `json:"new"`
+	Changed    int64 `json:"changed"`
+	Removed    int64 `json:"removed"`
+	TableRows  int64 `json:"table_rows"`
 }
 
 func (c *Common) note(format string, args ...any) {
@@ -126,6 +143,7 @@ func (e *ConfigError) Unwrap() error { return e.Err }
 // setup is the shared front half of a job: backbone, engine, input, output.
 type setup struct {
 	committed map[int]table.Committed // parts of an interrupted run, resumed
+	inc       *incremental
 	bb        *backbones.Backbone
 	eng       *backbones.Engine
 	runner    featurize.Runner // what the pipeline runs: eng, or eng followed by a head
@@ -133,6 +151,7 @@ type setup struct {
 	prov      table.Provenance
 	start     time.Time
 	output    string
+	out       storage.Dir
 }
 
 func (c *Common) setup(ctx context.Context, logits, features bool) (*setup, error) {
@@ -186,7 +205,7 @@ func (c *Common) setup(ctx context.Context, logits, features bool) (*setup, erro
 	if c.Shard.Sharded() {
 		src.SetShard(c.Shard.Index, c.Shard.Count)
 	}
-	if err := table.PrepareShard(c.Output, c.Shard, c.Overwrite); err != nil {
+	if s.out, err = storage.OpenDir(ctx, c.Output); err != nil {
 		eng.Close()
 		return nil, &ConfigError{fmt.Errorf("output: %w", err)}
 	}
@@ -195,6 +214,7 @@ func (c *Common) setup(ctx context.Context, logits, features bool) (*setup, erro
 		Backbone: bb.Spec.Name, WeightsFile: filepath.Base(bb.WeightsPath), WeightsSHA256: bb.WeightsSHA256,
 		Preprocessing: bb.Spec.Preprocessing(),
 		Labels:        src.Labels,
+		FastDecode:    c.FastDecode,
 	}
 	if features {
 		s.prov.FeatureTensor, s.prov.FeaturePooling, s.prov.FeatureDim = tap.Tensor, tap.Pooling, eng.FeatureDim()
@@ -202,8 +222,25 @@ func (c *Common) setup(ctx context.Context, logits, features bool) (*setup, erro
 	if s.prov.Labels == nil {
 		s.prov.Labels = []string{}
 	}
-	if s.committed, err = table.ScanCommitted(c.Output, c.Shard); err != nil {
-		eng.Close()
+	if features && !logits && !c.Shard.Sharded() {
+		if s.inc, err = s.incremental(ctx, c); err != nil {
+			s.close()
+			return nil, err
+		}
+	}
+	overwrite := c.Overwrite && s.inc == nil
+	if err := table.PrepareShard(ctx, s.out, c.Shard, overwrite); err != nil {
+		s.close()
+		if errors.Is(err, table.ErrOutputExists) {
+			if !c.Incremental && !c.Shard.Sharded() && features && !logits {
+				err = fmt.Errorf("%w (or --incremental to add new and changed images)", err)
+			}
+			return nil, &ConfigError{fmt.Errorf("output: %w", err)}
+		}
+		return nil, fmt.Errorf("output: %w", err)
+	}
+	if s.committed, err = table.ScanCommitted(ctx, s.out, c.Shard); err != nil {
+		s.close()
 		return nil, err
 	}
 	if len(s.committed) > 0 {
@@ -211,7 +248,7 @@ func (c *Common) setup(ctx context.Context, logits, features bool) (*setup, erro
 		n := 0
 		for _, cp := range s.committed {
 			if cp.Provenance != want || cp.Inputs.RowsPerPart != c.RowsPerPart {
-				eng.Close()
+				s.close()
 				return nil, &ConfigError{fmt.Errorf("output: %s holds parts of an interrupted run with other settings (%s); pass --overwrite to start over", c.Output, cp.Part.File)}
 			}
 			n += cp.Part.Rows
@@ -219,6 +256,16 @@ func (c *Common) setup(ctx context.Context, logits, features bool) (*setup, erro
 		c.note("resuming: %d parts (%d rows) of an interrupted run are kept", len(s.committed), n)
 	}
 	return s, nil
+}
+
+// close releases the engine and the output's bucket.
+func (s *setup) close() {
+	if s.eng != nil {
+		s.eng.Close()
+	}
+	if s.out != nil {
+		s.out.Close()
+	}
 }
 
 // skip passes over inputs of committed parts, checking that the listing
@@ -259,30 +306,44 @@ func (s *setup) footer() map[string]string {
 }
 
 // finish writes the summary, the manifest and _SUCCESS, in that order.
-func (s *setup) finish(c *Common, command, kind string, st *featurize.Stats, parts, rejects []table.PartInfo) (*Summary, error) {
+func (s *setup) finish(ctx context.Context, c *Common, command, kind string, st *featurize.Stats, parts, rejects []table.PartInfo) (*Summary, error) {
 	sum := s.summary(c, command, st)
+	var rows, rejected int64
+	for _, p := range parts {
+		rows += int64(p.Rows)
+	}
+	for _, p := range rejects {
+		rejected += int64(p.Rows)
+	}
+	gen := 0
+	if s.inc != nil {
+		gen = s.inc.gen
+		s.inc.stats.TableRows = rows
+		sum.Incremental = &s.inc.stats
+	}
 	summaryFile := table.SummaryFile
 	if c.Shard.Sharded() {
 		summaryFile = fmt.Sprintf("_summary-s%03d.json", c.Shard.Index)
 	}
-	if err := table.WriteJSONAtomic(filepath.Join(s.output, summaryFile), sum); err != nil {
+	ctx = context.WithoutCancel(ctx) // the run's work is done: record it
+	if err := table.WriteJSON(ctx, s.out, summaryFile, sum); err != nil {
 		return sum, fmt.Errorf("write summary: %w", err)
 	}
 	m := table.Manifest{Format: table.ManifestFormat, Kind: kind, Provenance: s.prov, Input: c.Input, Parts: parts, RejectParts: rejects,
-		Rows: st.Rows, Rejected: st.Rejected, Created: time.Now().UTC(), StageKey: c.StageKey}
+		Rows: rows, Rejected: rejected, Created: time.Now().UTC(), StageKey: c.StageKey, Generation: gen}
 	if m.RejectParts == nil {
 		m.RejectParts = []table.PartInfo{}
 	}
 	if c.Shard.Sharded() {
-		if _, err := table.ShardDone(s.output, c.Shard, m); err != nil {
+		if _, err := table.ShardDone(ctx, s.out, c.Shard, m); err != nil {
 			return sum, fmt.Errorf("record shard %s: %w", c.Shard, err)
 		}
 		return sum, nil
 	}
-	if err := table.WriteJSONAtomic(filepath.Join(s.output, table.ManifestFile), m); err != nil {
+	if err := table.WriteJSON(ctx, s.out, table.ManifestFile, m); err != nil {
 		return sum, fmt.Errorf("write manifest: %w", err)
 	}
-	if err := table.WriteFileAtomic(filepath.Join(s.output, table.SuccessFile), nil); err != nil {
+	if err := s.out.WriteFile(ctx, table.SuccessFile, nil); err != nil {
 		return sum, fmt.Errorf("write _SUCCESS: %w", err)
 	}
 	return sum, nil
@@ -324,7 +385,7 @@ func Featurize(ctx context.Context, c FeaturizeConfig) (*Summary, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer s.eng.Close()
+	defer s.close()
 	return runJob(ctx, s, &c.Common, "featurize", "features", func(r featurize.Result) table.FeatureRow {
 		row := table.FeatureRow{Path: r.Item.Path, Features: r.Features}
 		if r.Item.HasLabel {
@@ -339,8 +400,9 @@ func Featurize(ctx context.Context, c FeaturizeConfig) (*Summary, error) {
 // writes the summary, manifest and _SUCCESS; on failure or a stop, the part
 // in progress is removed and committed parts stay.
 func runJob[T any](ctx context.Context, s *setup, c *Common, command, kind string, toRow func(featurize.Result) T) (*Summary, error) {
-	sink := newPartSink(s.output, c.Shard, c.RowsPerPart, s.footer(), toRow)
+	sink := newPartSink(ctx, s.out, c.Shard, c.RowsPerPart, s.footer(), toRow)
 	sink.committed = s.committed
+	sink.noEmpty = s.inc != nil
 	runner := s.runner
 	if runner == nil {
 		runner = s.eng
@@ -362,9 +424,16 @@ func runJob[T any](ctx context.Context, s *setup, c *Common, command, kind strin
 			st.Rejected += int64(cp.Rejects.Rows)
 		}
 	}
+	if s.inc != nil {
+		base, baseRejects, err := s.inc.finish(ctx, s.out)
+		if err != nil {
+			return s.summary(c, command, st), err
+		}
+		parts, rejects = append(parts, base...), append(rejects, baseRejects...)
+	}
 	sort.Slice(parts, func(i, j int) bool { return parts[i].File < parts[j].File })
 	sort.Slice(rejects, func(i, j int) bool { return rejects[i].File < rejects[j].File })
-	return s.finish(c, command, kind, st, parts, rejects)
+	return s.finish(ctx, c, command, kind, st, parts, rejects)
 }
 
 // Predict classifies images with the backbone's own classifier.
@@ -376,7 +445,7 @@ func Predict(ctx context.Context, c PredictConfig) (*Summary, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer s.eng.Close()
+	defer s.close()
 	softmax := s.bb.Spec.Classifier.Activation == "logits"
 	classes := s.bb.Classes
 	k := min(c.TopK, s.eng.NumClasses())

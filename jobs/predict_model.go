@@ -12,6 +12,7 @@ import (
 	"github.com/featurizer/featurizer/featurize"
 	"github.com/featurizer/featurizer/head"
 	"github.com/featurizer/featurizer/inputs"
+	"github.com/featurizer/featurizer/storage"
 	"github.com/featurizer/featurizer/table"
 )
 
@@ -62,7 +63,14 @@ func PredictModel(ctx context.Context, c PredictModelConfig) (*Summary, error) {
 	if c.TopK <= 0 {
 		c.TopK = 5
 	}
-	art, _, err := head.LoadArtefact(c.Model)
+	// A model in a bucket is downloaded, except the combined model (the
+	// backbone's weights again), which prediction does not use.
+	model, cleanup, err := storage.FetchDir(ctx, c.Model, func(n string) bool { return n != head.CombinedONNX })
+	if err != nil {
+		return nil, &ConfigError{fmt.Errorf("model: %w", err)}
+	}
+	defer cleanup()
+	art, _, err := head.LoadArtefact(model)
 	if err != nil {
 		return nil, &ConfigError{err}
 	}
@@ -70,7 +78,7 @@ func PredictModel(ctx context.Context, c PredictModelConfig) (*Summary, error) {
 		return nil, err
 	}
 	if c.Features != "" {
-		return predictFeatures(ctx, c, art)
+		return predictFeatures(ctx, c, model, art)
 	}
 	if c.Backbone == "" && c.Spec == "" {
 		c.Backbone = art.Features.Backbone
@@ -79,11 +87,11 @@ func PredictModel(ctx context.Context, c PredictModelConfig) (*Summary, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer s.eng.Close()
+	defer s.close()
 	if err := art.Features.Mismatch(s.prov.FeatureSpec(), "the model "+c.Model, "the backbone "+c.Backbone); err != nil {
 		return nil, &ConfigError{err}
 	}
-	hs, err := loadHeadSession(c.Model, art, 1)
+	hs, err := loadHeadSession(model, art, 1)
 	if err != nil {
 		return nil, err
 	}
@@ -108,10 +116,15 @@ type scoreRow struct {
 }
 
 // predictFeatures scores a stored feature table: no image is touched.
-func predictFeatures(ctx context.Context, c PredictModelConfig, art *head.Artefact) (*Summary, error) {
+func predictFeatures(ctx context.Context, c PredictModelConfig, model string, art *head.Artefact) (*Summary, error) {
 	c.defaults()
 	start := time.Now()
-	t, err := head.OpenTable(c.Features)
+	features, cleanup, err := table.Fetch(ctx, c.Features)
+	if err != nil {
+		return nil, &ConfigError{fmt.Errorf("features: %w", err)}
+	}
+	defer cleanup()
+	t, err := head.OpenTable(features)
 	if err != nil {
 		return nil, &ConfigError{fmt.Errorf("features: %w", err)}
 	}
@@ -125,10 +138,18 @@ func predictFeatures(ctx context.Context, c PredictModelConfig, art *head.Artefa
 	if c.Output == "" {
 		return nil, &ConfigError{errors.New("output: no output directory given")}
 	}
-	if err := table.PrepareDir(c.Output, c.Overwrite); err != nil {
+	out, err := storage.OpenDir(ctx, c.Output)
+	if err != nil {
 		return nil, &ConfigError{fmt.Errorf("output: %w", err)}
 	}
-	hs, err := loadHeadSession(c.Model, art, c.Threads)
+	defer out.Close()
+	if err := table.PrepareDir(ctx, out, c.Overwrite); err != nil {
+		if errors.Is(err, table.ErrOutputExists) {
+			return nil, &ConfigError{fmt.Errorf("output: %w", err)}
+		}
+		return nil, fmt.Errorf("output: %w", err)
+	}
+	hs, err := loadHeadSession(model, art, c.Threads)
 	if err != nil {
 		return nil, err
 	}
@@ -138,9 +159,9 @@ func predictFeatures(ctx context.Context, c PredictModelConfig, art *head.Artefa
 		prov = t.Manifest.Provenance
 		prov.Labels = art.Classes
 	}
-	s := &setup{output: c.Output, prov: prov, start: start}
+	s := &setup{output: c.Output, out: out, prov: prov, start: start}
 	k := min(c.TopK, art.Head.K)
-	sink := newPartSink(c.Output, table.Shard{}, c.RowsPerPart, s.footer(), func(r featurize.Result) table.PredictionRow {
+	sink := newPartSink(ctx, out, table.Shard{}, c.RowsPerPart, s.footer(), func(r featurize.Result) table.PredictionRow {
 		row := PredictRow(r.Logits, false, art.Classes, k)
 		row.Path = r.Item.Path
 		if r.Item.HasLabel {
@@ -209,5 +230,5 @@ func predictFeatures(ctx context.Context, c PredictModelConfig, art *head.Artefa
 		return s.summary(&c.Common, "predict", st), err
 	}
 	c.Input = c.Features
-	return s.finish(&c.Common, "predict", "predictions", st, sink.parts, sink.rejectParts)
+	return s.finish(ctx, &c.Common, "predict", "predictions", st, sink.parts, sink.rejectParts)
 }

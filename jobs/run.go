@@ -17,6 +17,7 @@ import (
 	"github.com/featurizer/featurizer/head"
 	"github.com/featurizer/featurizer/inputs"
 	"github.com/featurizer/featurizer/internal/strictyaml"
+	"github.com/featurizer/featurizer/storage"
 	"github.com/featurizer/featurizer/table"
 	"gopkg.in/yaml.v3"
 )
@@ -205,7 +206,7 @@ func (c *JobConfig) validate(dir string) error {
 		rel(&c.Data.Validation)
 		rel(&c.Data.Test)
 		for _, p := range []struct{ name, path string }{{"data.train", c.Data.Train}, {"data.validation", c.Data.Validation}, {"data.test", c.Data.Test}} {
-			if p.path == "" {
+			if p.path == "" || storage.IsRemote(p.path) {
 				continue
 			}
 			if _, err := os.Stat(p.path); err != nil {
@@ -272,30 +273,30 @@ func Run(ctx context.Context, c *JobConfig, o RunOptions) (*RunSummary, error) {
 	if err != nil {
 		return nil, &ConfigError{err}
 	}
-	sum := &RunSummary{Model: filepath.Join(c.Output, "model")}
+	sum := &RunSummary{Model: storage.Join(c.Output, "model")}
 	tables := map[string]string{}
 	keys := map[string]string{}
 	for _, split := range []struct{ name, src string }{{"train", data.Train}, {"validation", data.Validation}, {"test", data.Test}} {
 		if split.src == "" {
 			continue
 		}
-		out := filepath.Join(c.Output, "features", split.name)
+		out := storage.Join(c.Output, "features", split.name)
 		tables[split.name] = out
 		key, err := featurizeKey(ctx, bb, c, split.src)
 		if err != nil {
 			return nil, err
 		}
 		keys[split.name] = key
-		if m, err := table.ReadManifest(out); err == nil && m.StageKey == key && !o.Overwrite {
-			if _, err := os.Stat(filepath.Join(out, table.SuccessFile)); err == nil {
-				note("featurize %s: up to date (%d rows in %s)", split.name, m.Rows, out)
-				sum.Stages = append(sum.Stages, StageResult{Name: "featurize " + split.name, Skipped: true, Detail: out})
-				continue
-			}
+		if m, err := table.ReadManifest(out); err == nil && m.StageKey == key && !o.Overwrite && tableComplete(ctx, out) {
+			note("featurize %s: up to date (%d rows in %s)", split.name, m.Rows, out)
+			sum.Stages = append(sum.Stages, StageResult{Name: "featurize " + split.name, Skipped: true, Detail: out})
+			continue
 		}
 		cfg := FeaturizeConfig{Common: Common{
 			Backbone: c.Backbone, Spec: c.Spec, ModelsDir: models, Offline: o.Offline, ORTLib: o.ORTLib,
-			Input: split.src, Output: out, Overwrite: true,
+			// New and changed images only, when the table was made with the
+			// same backbone and settings; else it is made again.
+			Input: split.src, Output: out, Overwrite: true, Incremental: !o.Overwrite,
 			BatchSize: c.Featurize.BatchSize, Workers: c.Featurize.Workers, Threads: c.Featurize.Threads,
 			FastDecode: c.Featurize.FastDecode, MaxPixels: c.Featurize.MaxPixels, Note: o.Note, StageKey: key,
 			Device: c.Featurize.Device, DeviceID: c.Featurize.DeviceID, FP16: c.Featurize.FP16,
@@ -319,7 +320,7 @@ func Run(ctx context.Context, c *JobConfig, o RunOptions) (*RunSummary, error) {
 	kh := sha256.Sum256(keyJSON)
 	trainKey := hex.EncodeToString(kh[:])
 	modelDir := sum.Model
-	if art, _, err := head.LoadArtefact(modelDir); err == nil && art.Training.StageKey == trainKey && !o.Overwrite {
+	if art, err := loadArtefactInfo(ctx, modelDir); err == nil && art.Training.StageKey == trainKey && !o.Overwrite {
 		note("train: up to date (%s)", modelDir)
 		sum.Stages = append(sum.Stages, StageResult{Name: "train", Skipped: true, Detail: modelDir})
 		return sum, nil
@@ -362,8 +363,15 @@ func featurizeKey(ctx context.Context, bb *backbones.Backbone, c *JobConfig, src
 			return "", &ConfigError{err}
 		}
 		err = s.Walk(ctx, func(it inputs.Item) error {
-			if st, err := os.Stat(it.Open); err == nil {
-				lines = append(lines, fmt.Sprintf("%s %d %d", it.Path, st.Size(), st.ModTime().UnixNano()))
+			switch {
+			case it.Version != "": // listed with size and ETag/modification time
+				lines = append(lines, fmt.Sprintf("%s %d %s", it.Path, it.Size, it.Version))
+			case !storage.IsRemote(it.Open):
+				if st, err := os.Stat(it.Open); err == nil {
+					lines = append(lines, fmt.Sprintf("%s %d %d", it.Path, st.Size(), st.ModTime().UnixNano()))
+				}
+			default:
+				lines = append(lines, it.Path)
 			}
 			return nil
 		})
@@ -376,4 +384,26 @@ func featurizeKey(ctx context.Context, bb *backbones.Backbone, c *JobConfig, src
 		fmt.Fprintln(h, l)
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// tableComplete reports whether the table at a location has its _SUCCESS.
+func tableComplete(ctx context.Context, location string) bool {
+	d, err := storage.OpenDir(ctx, location)
+	if err != nil {
+		return false
+	}
+	defer d.Close()
+	_, err = d.ReadFile(ctx, table.SuccessFile)
+	return err == nil
+}
+
+// loadArtefactInfo reads a model directory's model.json, wherever it is.
+func loadArtefactInfo(ctx context.Context, location string) (*head.Artefact, error) {
+	dir, cleanup, err := storage.FetchDir(ctx, location, func(n string) bool { return n == head.ModelFile || n == head.HeadONNX })
+	if err != nil {
+		return nil, err
+	}
+	defer cleanup()
+	art, _, err := head.LoadArtefact(dir)
+	return art, err
 }

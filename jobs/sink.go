@@ -1,10 +1,11 @@
 package jobs
 
 import (
+	"context"
 	"encoding/json"
-	"path/filepath"
 
 	"github.com/featurizer/featurizer/featurize"
+	"github.com/featurizer/featurizer/storage"
 	"github.com/featurizer/featurizer/table"
 )
 
@@ -13,7 +14,8 @@ import (
 // or rejects, so a part's content depends only on the input and a rerun
 // can tell which parts are complete.
 type partSink[T any] struct {
-	dir     string
+	ctx     context.Context
+	dir     storage.Dir
 	shard   table.Shard
 	perPart int64
 	meta    map[string]string
@@ -23,6 +25,8 @@ type partSink[T any] struct {
 	committed   map[int]table.Committed // parts an interrupted run finished: never rewritten
 	first, last string                  // inputs of the open part
 	inputs      int64
+	items       []table.InputRef
+	noEmpty     bool // no empty part when there is nothing to write (an incremental run)
 	part        *table.Part[T]
 	rej         *table.Part[table.RejectRow]
 	rows        []T
@@ -31,8 +35,8 @@ type partSink[T any] struct {
 	rejectParts []table.PartInfo
 }
 
-func newPartSink[T any](dir string, shard table.Shard, perPart int, meta map[string]string, toRow func(featurize.Result) T) *partSink[T] {
-	return &partSink[T]{dir: dir, shard: shard, perPart: int64(perPart), meta: meta, toRow: toRow, cur: -1}
+func newPartSink[T any](ctx context.Context, dir storage.Dir, shard table.Shard, perPart int, meta map[string]string, toRow func(featurize.Result) T) *partSink[T] {
+	return &partSink[T]{ctx: ctx, dir: dir, shard: shard, perPart: int64(perPart), meta: meta, toRow: toRow, cur: -1}
 }
 
 func (s *partSink[T]) Write(results []featurize.Result) error {
@@ -53,6 +57,7 @@ func (s *partSink[T]) Write(results []featurize.Result) error {
 		}
 		s.last = r.Item.Path
 		s.inputs++
+		s.items = append(s.items, table.InputRef{Path: r.Item.Path, Size: r.Item.Size, Version: r.Item.Version})
 		if r.Reject != nil {
 			s.rejRows = append(s.rejRows, table.RejectRow{Path: r.Item.Path, Stage: r.Reject.Stage, Error: r.Reject.Err})
 		} else {
@@ -71,7 +76,7 @@ func (s *partSink[T]) flush() error {
 		return nil
 	}
 	if s.part == nil {
-		p, err := table.NewPart[T](filepath.Join(s.dir, s.shard.PartName(int(s.cur))), s.meta)
+		p, err := table.NewPart[T](s.ctx, s.dir, s.shard.PartName(int(s.cur)), s.meta)
 		if err != nil {
 			return err
 		}
@@ -84,7 +89,7 @@ func (s *partSink[T]) flush() error {
 	}
 	if len(s.rejRows) > 0 {
 		if s.rej == nil {
-			p, err := table.NewPart[table.RejectRow](filepath.Join(s.dir, table.RejectsDir, s.shard.PartName(int(s.cur))), s.meta)
+			p, err := table.NewPart[table.RejectRow](s.ctx, s.dir, table.RejectsDir+"/"+s.shard.PartName(int(s.cur)), s.meta)
 			if err != nil {
 				return err
 			}
@@ -100,7 +105,7 @@ func (s *partSink[T]) flush() error {
 
 // commit makes the current part (and its rejects) visible.
 func (s *partSink[T]) commit() error {
-	defer func() { s.first, s.last, s.inputs = "", "", 0 }()
+	defer func() { s.first, s.last, s.inputs, s.items = "", "", 0, s.items[:0] }()
 	if _, done := s.committed[int(s.cur)]; done {
 		return nil
 	}
@@ -112,7 +117,7 @@ func (s *partSink[T]) commit() error {
 		s.rej = nil
 	}
 	if s.part != nil {
-		b, _ := json.Marshal(table.PartInputs{First: s.first, Last: s.last, Inputs: s.inputs, RowsPerPart: int(s.perPart)})
+		b, _ := json.Marshal(table.PartInputs{First: s.first, Last: s.last, Inputs: s.inputs, RowsPerPart: int(s.perPart), Items: s.items})
 		s.part.SetMetadata(table.PartInputsKey, string(b))
 		if err := s.part.Commit(); err != nil {
 			return err
@@ -126,8 +131,8 @@ func (s *partSink[T]) commit() error {
 // close commits the last part. An empty input still gets one (empty) part
 // so that readers find the schema.
 func (s *partSink[T]) close() error {
-	if s.cur < 0 && len(s.committed) > 0 {
-		return nil // everything was written by the interrupted run
+	if s.cur < 0 && (len(s.committed) > 0 || s.noEmpty) {
+		return nil // everything was written by the interrupted run, or nothing is new
 	}
 	if s.cur < 0 {
 		s.cur = 0

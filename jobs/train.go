@@ -5,13 +5,16 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"github.com/featurizer/featurizer/backbones"
 	"github.com/featurizer/featurizer/head"
 	"github.com/featurizer/featurizer/internal/memstat"
+	"github.com/featurizer/featurizer/storage"
 	"github.com/featurizer/featurizer/table"
 )
 
@@ -60,8 +63,23 @@ func (c *TrainConfig) note(format string, args ...any) {
 	}
 }
 
-func openTables(c *TrainConfig) (train, val, test *head.Table, err error) {
-	if train, err = head.OpenTable(c.Features); err != nil {
+// fetchTable opens a feature table; one in a bucket is downloaded first
+// (a request per part), and cleanups collects its removal.
+func fetchTable(ctx context.Context, location string, cleanups *[]func()) (*head.Table, error) {
+	dir, cleanup, err := table.Fetch(ctx, location)
+	if err != nil {
+		return nil, err
+	}
+	*cleanups = append(*cleanups, cleanup)
+	t, err := head.OpenTable(dir)
+	if err != nil && dir != location {
+		err = fmt.Errorf("%s: %w", location, err)
+	}
+	return t, err
+}
+
+func openTables(ctx context.Context, c *TrainConfig, cleanups *[]func()) (train, val, test *head.Table, err error) {
+	if train, err = fetchTable(ctx, c.Features, cleanups); err != nil {
 		return nil, nil, nil, &ConfigError{fmt.Errorf("features: %w", err)}
 	}
 	spec := train.FeatureSpec()
@@ -73,7 +91,7 @@ func openTables(c *TrainConfig) (train, val, test *head.Table, err error) {
 		if x.path == "" {
 			continue
 		}
-		t, err := head.OpenTable(x.path)
+		t, err := fetchTable(ctx, x.path, cleanups)
 		if err != nil {
 			return nil, nil, nil, &ConfigError{fmt.Errorf("%s: %w", x.name, err)}
 		}
@@ -106,10 +124,21 @@ func Train(ctx context.Context, c TrainConfig) (*TrainSummary, error) {
 	if c.Output == "" {
 		return nil, &ConfigError{errors.New("output: no model directory given")}
 	}
-	if _, err := os.Stat(c.Output); err == nil && !c.Overwrite {
+	out, err := storage.OpenDir(ctx, c.Output)
+	if err != nil {
+		return nil, &ConfigError{fmt.Errorf("output: %w", err)}
+	}
+	defer out.Close()
+	if ents, err := out.List(ctx, ""); err == nil && len(ents) > 0 && !c.Overwrite {
 		return nil, &ConfigError{fmt.Errorf("output: %s exists; pass --overwrite to replace it", c.Output)}
 	}
-	train, valT, testT, err := openTables(&c)
+	var cleanups []func()
+	defer func() {
+		for _, f := range cleanups {
+			f()
+		}
+	}()
+	train, valT, testT, err := openTables(ctx, &c, &cleanups)
 	if err != nil {
 		return nil, err
 	}
@@ -218,8 +247,13 @@ func Train(ctx context.Context, c TrainConfig) (*TrainSummary, error) {
 		return nil, err
 	}
 
-	// The model directory is built aside and renamed into place.
-	tmp, err := os.MkdirTemp(filepath.Dir(filepath.Clean(c.Output)), "."+filepath.Base(c.Output)+".tmp-")
+	// The model directory is built aside and renamed (or, for a bucket,
+	// uploaded) into place.
+	parent := ""
+	if out.LocalPath() != "" {
+		parent = filepath.Dir(filepath.Clean(c.Output))
+	}
+	tmp, err := os.MkdirTemp(parent, "."+path.Base(strings.TrimSuffix(c.Output, "/"))+".tmp-")
 	if err != nil {
 		return nil, err
 	}
@@ -263,17 +297,60 @@ func Train(ctx context.Context, c TrainConfig) (*TrainSummary, error) {
 	if err := head.WriteReport(tmp, rep); err != nil {
 		return nil, err
 	}
-	if c.Overwrite {
-		if err := os.RemoveAll(c.Output); err != nil {
-			return nil, err
-		}
-	}
-	if err := os.Rename(tmp, c.Output); err != nil {
-		return nil, fmt.Errorf("commit model directory: %w", err)
+	if err := commitModel(context.WithoutCancel(ctx), tmp, out, c.Overwrite); err != nil {
+		return nil, fmt.Errorf("commit model directory %s: %w", c.Output, err)
 	}
 	sum.Seconds = time.Since(start).Seconds()
 	sum.PeakRSSMiB = float64(memstat.PeakRSS()) / (1 << 20)
 	return sum, nil
+}
+
+// commitModel moves the finished model directory tmp into out. Locally it
+// is one rename. A bucket has no rename: the files are uploaded one by one
+// (each atomically), model.json last, since a model directory is complete
+// when its model.json is there; an old model's model.json goes first.
+func commitModel(ctx context.Context, tmp string, out storage.Dir, overwrite bool) error {
+	if p := out.LocalPath(); p != "" {
+		if overwrite {
+			if err := os.RemoveAll(p); err != nil {
+				return err
+			}
+		}
+		return os.Rename(tmp, p)
+	}
+	if overwrite {
+		if err := out.Remove(ctx, head.ModelFile); err != nil {
+			return err
+		}
+		ents, err := out.List(ctx, "")
+		if err != nil {
+			return err
+		}
+		for _, e := range ents {
+			if err := out.Remove(ctx, e.Name); err != nil {
+				return err
+			}
+		}
+	}
+	ents, err := os.ReadDir(tmp)
+	if err != nil {
+		return err
+	}
+	for _, last := range []bool{false, true} {
+		for _, e := range ents {
+			if e.IsDir() || (e.Name() == head.ModelFile) != last {
+				continue
+			}
+			data, err := os.ReadFile(filepath.Join(tmp, e.Name()))
+			if err != nil {
+				return err
+			}
+			if err := out.WriteFile(ctx, e.Name(), data); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 func modelKind(hidden int) string {
@@ -310,7 +387,7 @@ func combine(ctx context.Context, c *TrainConfig, art *head.Artefact, folded *he
 	}
 	var path string
 	for _, p := range candidates {
-		if sha, err := backbones.HashFile(p); err == nil && sha == f.WeightsSHA256 {
+		if sha, err := backbones.HashModel(p); err == nil && sha == f.WeightsSHA256 {
 			path = p
 			break
 		}
@@ -321,7 +398,7 @@ func combine(ctx context.Context, c *TrainConfig, art *head.Artefact, folded *he
 	if err := backbones.InitRuntime(c.ORTLib); err != nil {
 		return nil, err.Error()
 	}
-	data, err := os.ReadFile(path)
+	data, err := backbones.ReadModel(path)
 	if err != nil {
 		return nil, err.Error()
 	}

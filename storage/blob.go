@@ -3,6 +3,7 @@ package storage
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -168,7 +169,13 @@ func (b *Blob) Walk(ctx context.Context, root string, fn func(Entry) error) erro
 		if obj.IsDir {
 			continue
 		}
-		if err := fn(Entry{Path: b.prefix + obj.Key, Rel: strings.TrimPrefix(obj.Key, prefix), Size: obj.Size}); err != nil {
+		e := Entry{Path: b.prefix + obj.Key, Rel: strings.TrimPrefix(obj.Key, prefix), Size: obj.Size}
+		if len(obj.MD5) > 0 {
+			e.Version = "md5:" + hex.EncodeToString(obj.MD5)
+		} else if !obj.ModTime.IsZero() {
+			e.Version = obj.ModTime.UTC().Format(time.RFC3339Nano)
+		}
+		if err := fn(e); err != nil {
 			return err
 		}
 	}

@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"time"
 )
 
 // ErrTooLarge is returned by ReadFile for files over the limit.
@@ -21,6 +22,10 @@ type Entry struct {
 	Path string // full path, usable with ReadFile
 	Rel  string // path relative to the walk root, with forward slashes
 	Size int64
+	// Version tells two contents of the same path apart: the object's MD5
+	// (S3's ETag of a single-part upload, Azure's Content-MD5) where the
+	// store lists one, else the modification time.
+	Version string
 }
 
 // Store reads files and lists trees.
@@ -77,11 +82,11 @@ func (Local) Walk(ctx context.Context, root string, fn func(Entry) error) error 
 			return nil
 		}
 		rel, _ := filepath.Rel(root, p)
-		var size int64
+		e := Entry{Path: p, Rel: filepath.ToSlash(rel)}
 		if info, err := d.Info(); err == nil {
-			size = info.Size()
+			e.Size, e.Version = info.Size(), info.ModTime().UTC().Format(time.RFC3339Nano)
 		}
-		return fn(Entry{Path: p, Rel: filepath.ToSlash(rel), Size: size})
+		return fn(e)
 	})
 }
 

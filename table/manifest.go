@@ -1,13 +1,13 @@
 package table
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/featurizer/featurizer/backbones"
+	"github.com/featurizer/featurizer/storage"
 )
 
 // Provenance says exactly how a table was made; it is stored in every
@@ -23,6 +23,8 @@ type Provenance struct {
 	FeaturePooling string                  `json:"feature_pooling,omitempty"`
 	FeatureDim     int                     `json:"feature_dim,omitempty"`
 	Labels         []string                `json:"labels"`
+	// FastDecode: JPEGs were decoded at a reduced size (not bit-exact).
+	FastDecode bool `json:"fast_decode,omitempty"`
 }
 
 // Manifest is written last, as _manifest.json, just before _SUCCESS.
@@ -39,6 +41,9 @@ type Manifest struct {
 	// StageKey fingerprints what the table was made from (set by run
 	// jobs): a rerun with the same key skips the stage.
 	StageKey string `json:"stage_key,omitempty"`
+	// Generation counts the incremental runs that added to the table (0:
+	// written in one run); their parts are named part-gNNNN-*.
+	Generation int `json:"generation,omitempty"`
 }
 
 // PartInfo describes one committed part file.
@@ -50,9 +55,20 @@ type PartInfo struct {
 // ManifestFormat versions the table layout.
 const ManifestFormat = "featurizer.table/v1"
 
-// ReadManifest reads the manifest of a complete table.
-func ReadManifest(dir string) (*Manifest, error) {
-	b, err := os.ReadFile(filepath.Join(dir, ManifestFile))
+// ReadManifest reads the manifest of the table at a location.
+func ReadManifest(location string) (*Manifest, error) {
+	ctx := context.Background()
+	d, err := storage.OpenDir(ctx, location)
+	if err != nil {
+		return nil, err
+	}
+	defer d.Close()
+	return ReadManifestDir(ctx, d)
+}
+
+// ReadManifestDir reads the manifest of the table in dir.
+func ReadManifestDir(ctx context.Context, dir storage.Dir) (*Manifest, error) {
+	b, err := dir.ReadFile(ctx, ManifestFile)
 	if err != nil {
 		return nil, err
 	}

@@ -1,20 +1,24 @@
 package table
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
-	"path/filepath"
+	"path"
 	"sort"
 	"strings"
+
+	"github.com/featurizer/featurizer/storage"
 )
 
 // Shard is one of Count workers writing the same table; the zero value
 // (or Count <= 1) is an unsharded run.
 type Shard struct {
 	Index, Count int
+	// Gen is the generation of an incremental run (0 for the first).
+	Gen int
 }
 
 // Sharded reports whether the run is one of several.
@@ -35,10 +39,33 @@ func ParseShard(v string) (Shard, error) {
 // PartName names part k of this shard: part-00007.parquet unsharded,
 // part-s002-00007.parquet for shard 2.
 func (s Shard) PartName(k int) string {
-	if !s.Sharded() {
-		return PartName(k)
+	return fmt.Sprintf("%s%05d.parquet", s.prefix(), k)
+}
+
+// prefix is what the names of this shard's (and generation's) parts
+// start with.
+func (s Shard) prefix() string {
+	p := "part-"
+	if s.Gen > 0 {
+		p += fmt.Sprintf("g%04d-", s.Gen)
 	}
-	return fmt.Sprintf("part-s%03d-%05d.parquet", s.Index, k)
+	if s.Sharded() {
+		p += fmt.Sprintf("s%03d-", s.Index)
+	}
+	return p
+}
+
+// PartIndex returns k when name is this shard's part k.
+func (s Shard) PartIndex(name string) (int, bool) {
+	rest, ok := strings.CutPrefix(name, s.prefix())
+	if !ok {
+		return 0, false
+	}
+	var k int
+	if _, err := fmt.Sscanf(rest, "%05d.parquet", &k); err != nil || s.PartName(k) != name {
+		return 0, false
+	}
+	return k, true
 }
 
 // ShardsDir holds one file per finished shard; the last one to finish
@@ -46,31 +73,31 @@ func (s Shard) PartName(k int) string {
 const ShardsDir = "_shards"
 
 func (s Shard) doneFile() string {
-	return filepath.Join(ShardsDir, fmt.Sprintf("shard-%03d-of-%03d.json", s.Index, s.Count))
+	return path.Join(ShardsDir, fmt.Sprintf("shard-%03d-of-%03d.json", s.Index, s.Count))
 }
 
 func (s Shard) owns(name string) bool {
-	return strings.HasPrefix(name, fmt.Sprintf("part-s%03d-", s.Index))
+	return strings.HasPrefix(name, s.prefix())
 }
 
 // PrepareShard readies dir for this shard: other shards' files are left
 // alone; this shard's own parts are refused (or removed with overwrite);
 // the table-level manifest and _SUCCESS go, since the table is being
 // rewritten.
-func PrepareShard(dir string, s Shard, overwrite bool) error {
+func PrepareShard(ctx context.Context, dir storage.Dir, s Shard, overwrite bool) error {
 	if !s.Sharded() {
-		return PrepareDir(dir, overwrite)
+		return PrepareDir(ctx, dir, overwrite)
 	}
-	if err := os.MkdirAll(filepath.Join(dir, RejectsDir), 0o755); err != nil {
+	if err := mkdir(dir); err != nil {
 		return err
 	}
-	ents, err := os.ReadDir(dir)
-	if err != nil {
+	ents, err := dir.List(ctx, "")
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
 	var mine, foreign []string
 	for _, e := range ents {
-		n := e.Name()
+		n := e.Name
 		switch {
 		case s.owns(n):
 			mine = append(mine, n)
@@ -80,28 +107,28 @@ func PrepareShard(dir string, s Shard, overwrite bool) error {
 		}
 	}
 	if len(foreign) > 0 {
-		return fmt.Errorf("%w: %s holds %s, which featurizer did not write", ErrOutputExists, dir, strings.Join(foreign, ", "))
+		return fmt.Errorf("%w: %s holds %s, which featurizer did not write", ErrOutputExists, dir.Location(), strings.Join(foreign, ", "))
 	}
 	if len(mine) > 0 && !overwrite {
-		if _, err := os.Stat(filepath.Join(dir, s.doneFile())); err == nil {
-			return fmt.Errorf("%w: %s already holds the finished parts of shard %s; pass --overwrite to redo them", ErrOutputExists, dir, s)
+		if exists(ctx, dir, s.doneFile()) {
+			return fmt.Errorf("%w: %s already holds the finished parts of shard %s; pass --overwrite to redo them", ErrOutputExists, dir.Location(), s)
 		}
 		// This shard was interrupted: it resumes.
 		for _, n := range []string{ManifestFile, SuccessFile} {
-			if err := os.Remove(filepath.Join(dir, n)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			if err := dir.Remove(ctx, n); err != nil {
 				return err
 			}
 		}
-		return removeTemps(dir)
+		return removeTemps(ctx, dir)
 	}
-	rej, _ := os.ReadDir(filepath.Join(dir, RejectsDir))
+	rej, _ := dir.List(ctx, RejectsDir)
 	for _, e := range rej {
-		if s.owns(e.Name()) {
-			mine = append(mine, filepath.Join(RejectsDir, e.Name()))
+		if s.owns(e.Name) {
+			mine = append(mine, path.Join(RejectsDir, e.Name))
 		}
 	}
 	for _, n := range append(mine, s.doneFile(), ManifestFile, SuccessFile) {
-		if err := os.Remove(filepath.Join(dir, n)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		if err := dir.Remove(ctx, n); err != nil {
 			return err
 		}
 	}
@@ -112,13 +139,13 @@ func PrepareShard(dir string, s Shard, overwrite bool) error {
 // finished, it writes the table's manifest (all parts, the summed counts)
 // and _SUCCESS, and reports true. Two shards finishing together may both
 // write them, with the same content.
-func ShardDone(dir string, s Shard, m Manifest) (bool, error) {
-	if err := WriteJSONAtomic(filepath.Join(dir, s.doneFile()), m); err != nil {
+func ShardDone(ctx context.Context, dir storage.Dir, s Shard, m Manifest) (bool, error) {
+	if err := WriteJSON(ctx, dir, s.doneFile(), m); err != nil {
 		return false, err
 	}
 	var all []Manifest
 	for i := 0; i < s.Count; i++ {
-		b, err := os.ReadFile(filepath.Join(dir, Shard{i, s.Count}.doneFile()))
+		b, err := dir.ReadFile(ctx, Shard{Index: i, Count: s.Count}.doneFile())
 		if errors.Is(err, fs.ErrNotExist) {
 			return false, nil // another shard is still running
 		}
@@ -144,10 +171,10 @@ func ShardDone(dir string, s Shard, m Manifest) (bool, error) {
 	}
 	sort.Slice(total.Parts, func(i, j int) bool { return total.Parts[i].File < total.Parts[j].File })
 	sort.Slice(total.RejectParts, func(i, j int) bool { return total.RejectParts[i].File < total.RejectParts[j].File })
-	if err := WriteJSONAtomic(filepath.Join(dir, ManifestFile), total); err != nil {
+	if err := WriteJSON(ctx, dir, ManifestFile, total); err != nil {
 		return false, err
 	}
-	return true, WriteFileAtomic(filepath.Join(dir, SuccessFile), nil)
+	return true, dir.WriteFile(ctx, SuccessFile, nil)
 }
 
 // PartInputsKey is the footer key recording which inputs a part covers:
@@ -160,6 +187,16 @@ type PartInputs struct {
 	Last        string `json:"last"`
 	Inputs      int64  `json:"inputs"` // rows + rejects
 	RowsPerPart int    `json:"rows_per_part"`
+	// Items are the part's inputs (rows and rejects) with what identifies
+	// their content: an incremental run redoes only new or changed ones.
+	Items []InputRef `json:"items,omitempty"`
+}
+
+// InputRef is one input as it was listed.
+type InputRef struct {
+	Path    string `json:"p"`
+	Size    int64  `json:"s"`
+	Version string `json:"v,omitempty"` // ETag/MD5 or modification time
 }
 
 // Committed is a part an interrupted run finished.
@@ -174,48 +211,42 @@ type Committed struct {
 // ScanCommitted lists this shard's committed parts in dir (a part file is
 // the commit point: its rejects part, when there is one, was committed
 // before it).
-func ScanCommitted(dir string, s Shard) (map[int]Committed, error) {
+func ScanCommitted(ctx context.Context, dir storage.Dir, s Shard) (map[int]Committed, error) {
 	out := map[int]Committed{}
-	ents, err := os.ReadDir(dir)
+	ents, err := dir.List(ctx, "")
 	if errors.Is(err, fs.ErrNotExist) {
 		return out, nil
 	}
 	if err != nil {
 		return nil, err
 	}
+	rejects := map[string]bool{}
+	if rej, err := dir.List(ctx, RejectsDir); err == nil {
+		for _, e := range rej {
+			rejects[e.Name] = true
+		}
+	}
 	for _, e := range ents {
-		n := e.Name()
-		var k int
-		if s.Sharded() {
-			var si int
-			if _, err := fmt.Sscanf(n, "part-s%03d-%05d.parquet", &si, &k); err != nil || si != s.Index || s.PartName(k) != n {
-				continue
-			}
-		} else if _, err := fmt.Sscanf(n, "part-%05d.parquet", &k); err != nil || PartName(k) != n {
+		n := e.Name
+		k, ok := s.PartIndex(n)
+		if !ok {
 			continue
 		}
-		meta, rows, err := footer(filepath.Join(dir, n))
+		meta, rows, err := footerOf(ctx, dir, n)
 		if err != nil {
-			return nil, fmt.Errorf("committed part %s: %w", n, err)
+			return nil, fmt.Errorf("committed part %s: %w", dir.Path(n), err)
 		}
 		c := Committed{Index: k, Part: PartInfo{File: n, Rows: int(rows)}, Provenance: meta[MetadataKey]}
 		if err := json.Unmarshal([]byte(meta[PartInputsKey]), &c.Inputs); err != nil {
 			return nil, fmt.Errorf("committed part %s has no %s footer: written by another version; pass --overwrite", n, PartInputsKey)
 		}
-		rej := filepath.Join(RejectsDir, n)
-		if _, rrows, err := footer(filepath.Join(dir, rej)); err == nil {
-			c.Rejects = &PartInfo{File: filepath.ToSlash(rej), Rows: int(rrows)}
+		if rejects[n] {
+			rej := path.Join(RejectsDir, n)
+			if _, rrows, err := footerOf(ctx, dir, rej); err == nil {
+				c.Rejects = &PartInfo{File: rej, Rows: int(rrows)}
+			}
 		}
 		out[k] = c
 	}
 	return out, nil
-}
-
-func footer(path string) (map[string]string, int64, error) {
-	meta, err := FooterMetadata(path)
-	if err != nil {
-		return nil, 0, err
-	}
-	n, err := NumRows(path)
-	return meta, n, err
 }

@@ -6,16 +6,19 @@
 package table
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"sort"
 	"strings"
 
 	"github.com/featurizer/featurizer/internal/version"
+	"github.com/featurizer/featurizer/storage"
 	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/compress/snappy"
 )
@@ -71,22 +74,23 @@ const MetadataKey = "featurizer.provenance"
 
 // Part is a Parquet file being written; it becomes visible on Commit.
 type Part[T any] struct {
-	final string
-	tmp   *os.File
-	w     *parquet.GenericWriter[T]
-	rows  int
+	ctx  context.Context
+	dir  storage.Dir
+	name string
+	tmp  *os.File
+	w    *parquet.GenericWriter[T]
+	rows int
 }
 
 // rowGroupRows bounds memory: parquet-go holds a row group in memory until
 // it is flushed.
 const rowGroupRows = 1024
 
-// NewPart starts writing the file path with the footer metadata meta.
-func NewPart[T any](path string, meta map[string]string) (*Part[T], error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return nil, fmt.Errorf("create part: %w", err)
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+// NewPart starts writing the file name of dir with the footer metadata
+// meta, into a spool file (beside it on local disk, in the temporary
+// directory for a bucket).
+func NewPart[T any](ctx context.Context, dir storage.Dir, name string, meta map[string]string) (*Part[T], error) {
+	tmp, err := dir.CreateTemp(name)
 	if err != nil {
 		return nil, fmt.Errorf("create part: %w", err)
 	}
@@ -103,13 +107,19 @@ func NewPart[T any](path string, meta map[string]string) (*Part[T], error) {
 	for _, k := range keys {
 		opts = append(opts, parquet.KeyValueMetadata(k, meta[k]))
 	}
-	return &Part[T]{final: path, tmp: tmp, w: parquet.NewGenericWriter[T](tmp, opts...)}, nil
+	// A commit is not interrupted by a stop: it is short, and atomic.
+	return &Part[T]{ctx: context.WithoutCancel(ctx), dir: dir, name: name, tmp: tmp, w: parquet.NewGenericWriter[T](tmp, opts...)}, nil
+}
+
+// NewLocalPart starts writing the local file path (tools and tests).
+func NewLocalPart[T any](path string, meta map[string]string) (*Part[T], error) {
+	return NewPart[T](context.Background(), storage.NewLocalDir(filepath.Dir(path)), filepath.Base(path), meta)
 }
 
 // Write appends rows.
 func (p *Part[T]) Write(rows []T) error {
 	if _, err := p.w.Write(rows); err != nil {
-		return fmt.Errorf("write %s: %w", filepath.Base(p.final), err)
+		return fmt.Errorf("write %s: %w", path.Base(p.name), err)
 	}
 	p.rows += len(rows)
 	return nil
@@ -121,30 +131,16 @@ func (p *Part[T]) SetMetadata(key, value string) { p.w.SetKeyValueMetadata(key, 
 // Rows is the number of rows written so far.
 func (p *Part[T]) Rows() int { return p.rows }
 
-// Commit finishes the file and renames it into place.
+// Commit finishes the file and moves it into place.
 func (p *Part[T]) Commit() error {
-	name := filepath.Base(p.final)
 	if err := p.w.Close(); err != nil {
 		p.Abort()
-		return fmt.Errorf("write %s: %w", name, err)
+		return fmt.Errorf("write %s: %w", p.name, err)
 	}
-	if err := p.tmp.Chmod(0o644); err != nil {
-		p.Abort()
-		return fmt.Errorf("write %s: %w", name, err)
+	if err := p.dir.Commit(p.ctx, p.tmp, p.name); err != nil {
+		return fmt.Errorf("commit %s: %w", p.dir.Path(p.name), err)
 	}
-	if err := p.tmp.Sync(); err != nil {
-		p.Abort()
-		return fmt.Errorf("sync %s: %w", name, err)
-	}
-	if err := p.tmp.Close(); err != nil {
-		os.Remove(p.tmp.Name())
-		return fmt.Errorf("close %s: %w", name, err)
-	}
-	if err := os.Rename(p.tmp.Name(), p.final); err != nil {
-		os.Remove(p.tmp.Name())
-		return fmt.Errorf("commit %s: %w", name, err)
-	}
-	return syncDir(filepath.Dir(p.final))
+	return nil
 }
 
 // Abort drops the file; nothing becomes visible.
@@ -153,42 +149,13 @@ func (p *Part[T]) Abort() {
 	os.Remove(p.tmp.Name())
 }
 
-// WriteFileAtomic writes data to path through a temporary file and a rename.
+// WriteFileAtomic writes the local file path through a temporary file and
+// a rename.
 func WriteFileAtomic(path string, data []byte) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		tmp.Close()
-		os.Remove(tmp.Name())
-		return err
-	}
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		os.Remove(tmp.Name())
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		os.Remove(tmp.Name())
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		os.Remove(tmp.Name())
-		return err
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		os.Remove(tmp.Name())
-		return err
-	}
-	return syncDir(filepath.Dir(path))
+	return storage.NewLocalDir(filepath.Dir(path)).WriteFile(context.Background(), filepath.Base(path), data)
 }
 
-// WriteJSONAtomic writes v as indented JSON.
+// WriteJSONAtomic writes v as indented JSON to a local file.
 func WriteJSONAtomic(path string, v any) error {
 	b, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
@@ -197,14 +164,13 @@ func WriteJSONAtomic(path string, v any) error {
 	return WriteFileAtomic(path, append(b, '\n'))
 }
 
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
+// WriteJSON writes v as indented JSON to name in dir, atomically.
+func WriteJSON(ctx context.Context, dir storage.Dir, name string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
 		return err
 	}
-	defer d.Close()
-	d.Sync() // best effort: not every file system syncs directories
-	return nil
+	return dir.WriteFile(ctx, name, append(b, '\n'))
 }
 
 // ErrOutputExists is returned when an output directory already holds a table.
@@ -213,51 +179,69 @@ var ErrOutputExists = errors.New("output directory is not empty")
 // PrepareDir makes dir ready for a new table. A directory holding files
 // other than leftover temporaries is refused unless overwrite is set, in
 // which case the table files in it are removed (and nothing else).
-func PrepareDir(dir string, overwrite bool) error {
-	ents, err := os.ReadDir(dir)
+func PrepareDir(ctx context.Context, dir storage.Dir, overwrite bool) error {
+	ents, err := dir.List(ctx, "")
 	if errors.Is(err, fs.ErrNotExist) {
-		return os.MkdirAll(dir, 0o755)
+		return mkdir(dir)
 	}
 	if err != nil {
 		return err
 	}
 	var foreign []string
 	for _, e := range ents {
-		n := e.Name()
+		n := e.Name
 		if isTableFile(n) || strings.HasPrefix(n, ".") {
 			continue
 		}
 		foreign = append(foreign, n)
 	}
 	if len(foreign) > 0 {
-		return fmt.Errorf("%w: %s holds %s, which featurizer did not write; choose an empty or new directory", ErrOutputExists, dir, strings.Join(foreign, ", "))
+		return fmt.Errorf("%w: %s holds %s, which featurizer did not write; choose an empty or new directory", ErrOutputExists, dir.Location(), strings.Join(foreign, ", "))
 	}
 	if !overwrite {
-		if _, err := os.Stat(filepath.Join(dir, SuccessFile)); err == nil {
-			return fmt.Errorf("%w: %s already holds a complete table; pass --overwrite to replace it", ErrOutputExists, dir)
+		if exists(ctx, dir, SuccessFile) {
+			return fmt.Errorf("%w: %s already holds a complete table; pass --overwrite to replace it", ErrOutputExists, dir.Location())
 		}
 		// An interrupted run: its committed parts stay (the job resumes);
 		// what it left half-written goes.
-		return removeTemps(dir)
+		return removeTemps(ctx, dir)
 	}
 	for _, e := range ents {
-		if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
+		if err := dir.Remove(ctx, e.Name); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
+// mkdir creates a local directory (a bucket has no directories).
+func mkdir(dir storage.Dir) error {
+	if p := dir.LocalPath(); p != "" {
+		return os.MkdirAll(p, 0o755)
+	}
+	return nil
+}
+
+// exists reports whether name is a file of dir.
+func exists(ctx context.Context, dir storage.Dir, name string) bool {
+	sub, base := path.Split(name)
+	ents, err := dir.List(ctx, strings.TrimSuffix(sub, "/"))
+	if err != nil {
+		return false
+	}
+	for _, e := range ents {
+		if e.Name == base && !e.IsDir {
+			return true
+		}
+	}
+	return false
+}
+
 // removeTemps deletes the hidden temporary files a killed run left behind.
-func removeTemps(dir string) error {
-	for _, d := range []string{dir, filepath.Join(dir, RejectsDir), filepath.Join(dir, ShardsDir)} {
-		ents, _ := os.ReadDir(d)
-		for _, e := range ents {
-			if strings.HasPrefix(e.Name(), ".") && strings.Contains(e.Name(), ".tmp-") {
-				if err := os.Remove(filepath.Join(d, e.Name())); err != nil {
-					return err
-				}
-			}
+func removeTemps(ctx context.Context, dir storage.Dir) error {
+	for _, d := range []string{"", RejectsDir, ShardsDir} {
+		if err := dir.RemoveTemps(ctx, d); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
 		}
 	}
 	return nil
@@ -269,9 +253,48 @@ func isTableFile(n string) bool {
 		(strings.HasPrefix(n, "part-") && strings.HasSuffix(n, ".parquet"))
 }
 
+// Fetch makes a table readable from local disk: a local location is
+// returned as it is; a bucket's table (its parts, manifest and _SUCCESS;
+// with rejects, the _rejects table too) is downloaded into a temporary
+// directory, one request per file, removed by cleanup.
+func Fetch(ctx context.Context, location string) (dir string, cleanup func(), err error) {
+	if !storage.IsRemote(location) {
+		d, err := storage.OpenDir(ctx, location)
+		if err != nil {
+			return "", nil, err
+		}
+		return d.LocalPath(), func() {}, nil
+	}
+	d, err := storage.OpenDir(ctx, location)
+	if err != nil {
+		return "", nil, err
+	}
+	defer d.Close()
+	tmp, err := os.MkdirTemp("", "featurizer-table-")
+	if err != nil {
+		return "", nil, err
+	}
+	cleanup = func() { os.RemoveAll(tmp) }
+	keep := func(n string) bool { return isTableFile(n) }
+	if err := storage.Fetch(ctx, d, "", tmp, storage.FetchOptions{Keep: keep}); err != nil {
+		cleanup()
+		return "", nil, fmt.Errorf("download %s: %w", location, err)
+	}
+	if err := storage.Fetch(ctx, d, RejectsDir, filepath.Join(tmp, RejectsDir), storage.FetchOptions{Keep: keep}); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		cleanup()
+		return "", nil, fmt.Errorf("download %s: %w", location, err)
+	}
+	return tmp, cleanup, nil
+}
+
 // ReadAll reads every row of the table's part files (tests and tools; a
 // large table should be streamed).
-func ReadAll[T any](dir string) ([]T, error) {
+func ReadAll[T any](location string) ([]T, error) {
+	dir, cleanup, err := Fetch(context.Background(), location)
+	if err != nil {
+		return nil, err
+	}
+	defer cleanup()
 	parts, err := filepath.Glob(filepath.Join(dir, "part-*.parquet"))
 	if err != nil {
 		return nil, err
@@ -326,4 +349,23 @@ func NumRows(path string) (int64, error) {
 		return 0, err
 	}
 	return pf.NumRows(), nil
+}
+
+// footerOf reads the key/value metadata and row count of name in dir from
+// its footer (for a bucket: the object's tail, one request).
+func footerOf(ctx context.Context, dir storage.Dir, name string) (map[string]string, int64, error) {
+	f, err := dir.Open(ctx, name)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer f.Close()
+	pf, err := parquet.OpenFile(f, f.Size(), parquet.SkipPageIndex(true), parquet.SkipBloomFilters(true))
+	if err != nil {
+		return nil, 0, err
+	}
+	out := map[string]string{}
+	for _, kv := range pf.Metadata().KeyValueMetadata {
+		out[kv.Key] = kv.Value
+	}
+	return out, pf.NumRows(), nil
 }

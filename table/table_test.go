@@ -1,19 +1,21 @@
 package table
 
 import (
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/featurizer/featurizer/storage"
 	"github.com/parquet-go/parquet-go"
 )
 
 func TestPartIsAtomic(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, PartName(3))
-	p, err := NewPart[FeatureRow](path, map[string]string{"k": "v"})
+	p, err := NewLocalPart[FeatureRow](path, map[string]string{"k": "v"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,7 +41,7 @@ func TestPartIsAtomic(t *testing.T) {
 	if st.Mode().Perm() != 0o644 {
 		t.Errorf("mode %v", st.Mode())
 	}
-	q, _ := NewPart[FeatureRow](filepath.Join(dir, PartName(4)), nil)
+	q, _ := NewLocalPart[FeatureRow](filepath.Join(dir, PartName(4)), nil)
 	q.Write([]FeatureRow{{Path: "c"}})
 	q.Abort()
 	ents, _ := os.ReadDir(dir)
@@ -51,15 +53,15 @@ func TestPartIsAtomic(t *testing.T) {
 func TestPrepareDir(t *testing.T) {
 	dir := t.TempDir()
 	out := filepath.Join(dir, "new")
-	if err := PrepareDir(out, false); err != nil {
+	if err := PrepareDir(context.Background(), storage.NewLocalDir(out), false); err != nil {
 		t.Fatal(err)
 	}
 	os.WriteFile(filepath.Join(out, PartName(0)), nil, 0o644)
 	os.WriteFile(filepath.Join(out, SuccessFile), nil, 0o644)
-	if err := PrepareDir(out, false); !errors.Is(err, ErrOutputExists) || !strings.Contains(err.Error(), "--overwrite") {
+	if err := PrepareDir(context.Background(), storage.NewLocalDir(out), false); !errors.Is(err, ErrOutputExists) || !strings.Contains(err.Error(), "--overwrite") {
 		t.Errorf("got %v", err)
 	}
-	if err := PrepareDir(out, true); err != nil {
+	if err := PrepareDir(context.Background(), storage.NewLocalDir(out), true); err != nil {
 		t.Fatal(err)
 	}
 	if ents, _ := os.ReadDir(out); len(ents) != 0 {
@@ -67,7 +69,7 @@ func TestPrepareDir(t *testing.T) {
 	}
 	// Files featurizer did not write are never deleted.
 	os.WriteFile(filepath.Join(out, "thesis.pdf"), nil, 0o644)
-	if err := PrepareDir(out, true); err == nil || !strings.Contains(err.Error(), "thesis.pdf") {
+	if err := PrepareDir(context.Background(), storage.NewLocalDir(out), true); err == nil || !strings.Contains(err.Error(), "thesis.pdf") {
 		t.Errorf("got %v", err)
 	}
 }
@@ -76,7 +78,7 @@ func TestPrepareDir(t *testing.T) {
 // LIST layout.
 func TestSparkListLayout(t *testing.T) {
 	dir := t.TempDir()
-	p, _ := NewPart[FeatureRow](filepath.Join(dir, PartName(0)), nil)
+	p, _ := NewLocalPart[FeatureRow](filepath.Join(dir, PartName(0)), nil)
 	p.Write([]FeatureRow{{Path: "a", Features: []float32{1}}})
 	if err := p.Commit(); err != nil {
 		t.Fatal(err)

@@ -408,7 +408,7 @@ func TestManifestInputs(t *testing.T) {
 		Label string `parquet:"label"`
 	}
 	pq := filepath.Join(dir, "list.parquet")
-	p, err := table.NewPart[entry](pq, nil)
+	p, err := table.NewLocalPart[entry](pq, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

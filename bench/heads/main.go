@@ -151,7 +151,7 @@ func synthetic(work string, n, d, k int) (string, error) {
 		name string
 		rows int
 	}{{"train", n}, {"validation", n / 10}, {"test", n / 10}} {
-		p, err := table.NewPart[table.FeatureRow](filepath.Join(dir, s.name, table.PartName(0)), nil)
+		p, err := table.NewLocalPart[table.FeatureRow](filepath.Join(dir, s.name, table.PartName(0)), nil)
 		if err != nil {
 			return "", err
 		}

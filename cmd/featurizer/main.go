@@ -164,7 +164,7 @@ func newJobFlags(name string) *jobFlags {
 	fs.StringVar(&c.Backbone, "backbone", "", "catalog name (see 'featurizer backbones') or path of an .onnx file (with --spec)")
 	fs.StringVar(&c.Spec, "spec", "", "YAML spec of a model outside the catalog: input, preprocessing, feature tap")
 	fs.StringVar(&c.Input, "input", "", "directory of images (class/*.jpg) or a .csv/.parquet manifest with a path column")
-	fs.StringVar(&c.Output, "output", "", "output directory for the Parquet part files")
+	fs.StringVar(&c.Output, "output", "", "output directory for the Parquet part files (a local path, dbfs:/, /Volumes/..., s3://, gs://, azblob:// or abfss://)")
 	fs.BoolVar(&c.Overwrite, "overwrite", false, "replace a table already in --output")
 	fs.StringVar(&c.ModelsDir, "models-dir", backbones.DefaultModelsDir(), "directory of model weights (env FEATURIZER_MODELS)")
 	fs.BoolVar(&c.Offline, "offline", false, "never download missing weights")
@@ -182,6 +182,9 @@ func newJobFlags(name string) *jobFlags {
 	fs.StringVar(&f.shard, "shard", "", "i/n: be shard i of n processes writing the same table (default: JOB_COMPLETION_INDEX/JOB_COMPLETION_COUNT of a Kubernetes Indexed Job, else unsharded)")
 	fs.StringVar(&f.progress, "progress", "auto", "auto (a bar on a terminal, timestamped lines otherwise), bar, log or none")
 	fs.BoolVar(&f.quiet, "quiet", false, "print only errors and the final summary line")
+	if name == "featurize" {
+		fs.BoolVar(&c.Incremental, "incremental", false, "add to the complete table in --output: featurize only new and changed images (by path, size and ETag/modification time), drop the rows of changed and removed ones")
+	}
 	if name == "predict" {
 		fs.IntVar(&f.topK, "top-k", 5, "classes kept per image, best first")
 		fs.StringVar(&f.model, "model", "", "a model directory from 'featurizer train': predict with its head instead of the backbone's classifier")
@@ -225,6 +228,9 @@ func (f *jobFlags) parse(args []string, stderr io.Writer) error {
 		return err
 	} else {
 		c.Shard = sh
+	}
+	if c.Incremental && c.Shard.Sharded() {
+		return &usageError{"--incremental: not with --shard (run the incremental update as one process)"}
 	}
 	if c.BatchSize < 0 {
 		return &usageError{fmt.Sprintf("--batch-size: expected a positive integer, got %d", c.BatchSize)}
@@ -316,6 +322,10 @@ func summaryLine(s *jobs.Summary, err error) string {
 	}
 	line := fmt.Sprintf("%s %s: %d images -> %d rows, %s, %d non-image files skipped, in %.1fs (%.1f img/s) -> %s",
 		s.Command, state, s.Inputs, s.Rows, rej, s.Skipped, s.WallSeconds, s.ImagesPerSecond, s.Output)
+	if i := s.Incremental; i != nil {
+		line += fmt.Sprintf(" (incremental generation %d: %d new, %d changed, %d removed, %d unchanged; the table has %d rows)",
+			i.Generation, i.New, i.Changed, i.Removed, i.Unchanged, i.TableRows)
+	}
 	return line
 }
 
