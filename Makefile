@@ -13,18 +13,31 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 CACHE ?= $(or $(FEATURIZER_CACHE),$(or $(XDG_CACHE_HOME),$(HOME)/.cache)/featurizer)
 AZURITE_VERSION := 3.35.0
+# MinIO (S3 server), built from source with go install at a pinned module
+# version; the stamp file next to the binary records which one is there.
+MINIO_VERSION := v0.0.0-20260212201848-7aac2a2c5b7c
+MINIO_BIN := $(CACHE)/tools/bin/minio
 
 setup: deps ort tools ## install the Debian libraries, the pinned ONNX Runtime and the test servers
 	$(GO) mod download
 
-# Azurite (Azure Blob emulator, from npm): the storage tests start it on
-# loopback themselves.
+# Azurite (Azure Blob emulator, from npm) and MinIO (S3, go install, a few
+# minutes the first time): the storage tests start them on loopback
+# themselves.
 tools:
 	@if [ "$$($(CACHE)/tools/node_modules/.bin/azurite-blob --version 2>/dev/null)" = "$(AZURITE_VERSION)" ]; then \
 	  echo "azurite $(AZURITE_VERSION): $(CACHE)/tools"; \
 	else \
 	  mkdir -p $(CACHE)/tools && npm install --silent --no-audit --no-fund --prefix $(CACHE)/tools azurite@$(AZURITE_VERSION) >/dev/null && \
 	  echo "azurite $(AZURITE_VERSION) installed in $(CACHE)/tools"; \
+	fi
+	@if [ -x $(MINIO_BIN) ] && [ "$$(cat $(MINIO_BIN).version 2>/dev/null)" = "$(MINIO_VERSION)" ]; then \
+	  echo "minio $(MINIO_VERSION): $(MINIO_BIN)"; \
+	else \
+	  rm -f $(MINIO_BIN).version && mkdir -p $(CACHE)/tools/bin && \
+	  GOBIN=$(CACHE)/tools/bin CGO_ENABLED=0 $(GO) install github.com/minio/minio@$(MINIO_VERSION) && \
+	  echo "$(MINIO_VERSION)" > $(MINIO_BIN).version && \
+	  echo "minio $(MINIO_VERSION) installed in $(MINIO_BIN)"; \
 	fi
 
 deps:
