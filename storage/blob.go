@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/url"
 	"strings"
 	"time"
@@ -110,11 +111,16 @@ func (b *Blob) retry(ctx context.Context, op func() error) error {
 	return err
 }
 
-// transient errors are worth retrying: throttling, timeouts, 5xx.
+// transient errors are worth retrying: throttling, timeouts, 5xx, dropped
+// connections and bodies cut short. The end of a listing, a missing
+// object, a file over the limit and a stop are not.
 func transient(err error) bool {
+	if errors.Is(err, io.EOF) || errors.Is(err, ErrTooLarge) || errors.Is(err, context.Canceled) || errors.Is(err, fs.ErrNotExist) {
+		return false
+	}
 	switch gcerrors.Code(err) {
 	case gcerrors.DeadlineExceeded, gcerrors.ResourceExhausted, gcerrors.Internal, gcerrors.Unknown:
-		return !errors.Is(err, context.Canceled)
+		return true
 	}
 	return false
 }
@@ -181,14 +187,61 @@ func (b *Blob) Walk(ctx context.Context, root string, fn func(Entry) error) erro
 	}
 }
 
+// Open streams an object; a connection that breaks mid-body is reopened
+// at the offset reached, with the same retries as the other calls.
 func (b *Blob) Open(ctx context.Context, path string) (io.ReadCloser, error) {
-	return b.Bucket.NewReader(ctx, b.key(path), nil)
+	r := &resumingReader{ctx: ctx, b: b, key: b.key(path)}
+	if err := b.retry(ctx, r.open); err != nil {
+		if gcerrors.Code(err) == gcerrors.NotFound {
+			return nil, fmt.Errorf("%s: no such object", path)
+		}
+		return nil, err
+	}
+	return r, nil
 }
+
+type resumingReader struct {
+	ctx context.Context
+	b   *Blob
+	key string
+	r   *blob.Reader
+	off int64
+}
+
+func (r *resumingReader) open() error {
+	nr, err := r.b.Bucket.NewRangeReader(r.ctx, r.key, r.off, -1, nil)
+	if err != nil {
+		return err
+	}
+	r.r = nr
+	return nil
+}
+
+func (r *resumingReader) Read(p []byte) (int, error) {
+	for attempt := 0; ; attempt++ {
+		n, err := r.r.Read(p)
+		r.off += int64(n)
+		if err == nil || err == io.EOF || !transient(err) || attempt == 4 {
+			return n, err
+		}
+		// Broken mid-body: reopen at the offset reached.
+		r.r.Close()
+		if rerr := r.b.retry(r.ctx, r.open); rerr != nil {
+			return n, rerr
+		}
+		if n > 0 {
+			return n, nil
+		}
+	}
+}
+
+func (r *resumingReader) Close() error { return r.r.Close() }
 
 func (b *Blob) IsDir(ctx context.Context, path string) (bool, error) {
 	key := b.key(path)
 	if key != "" {
-		if ok, err := b.Bucket.Exists(ctx, key); err != nil {
+		var ok bool
+		if err := b.retry(ctx, func() (err error) { ok, err = b.Bucket.Exists(ctx, key); return err }); err != nil {
 			return false, err
 		} else if ok {
 			return false, nil
@@ -198,11 +251,21 @@ func (b *Blob) IsDir(ctx context.Context, path string) (bool, error) {
 	if prefix != "" && !strings.HasSuffix(prefix, "/") {
 		prefix += "/"
 	}
-	it := b.Bucket.List(&blob.ListOptions{Prefix: prefix})
-	if _, err := it.Next(ctx); err == io.EOF {
-		return false, fmt.Errorf("%s: no such object or prefix", path)
-	} else if err != nil {
+	var found bool
+	err := b.retry(ctx, func() error {
+		it := b.Bucket.List(&blob.ListOptions{Prefix: prefix})
+		_, err := it.Next(ctx)
+		if err == io.EOF {
+			return nil
+		}
+		found = err == nil
+		return err
+	})
+	if err != nil {
 		return false, err
+	}
+	if !found {
+		return false, fmt.Errorf("%s: no such object or prefix", path)
 	}
 	return true, nil
 }
@@ -212,20 +275,24 @@ func (b *Blob) ListDirs(ctx context.Context, path string) ([]string, error) {
 	if prefix != "" && !strings.HasSuffix(prefix, "/") {
 		prefix += "/"
 	}
-	it := b.Bucket.List(&blob.ListOptions{Prefix: prefix, Delimiter: "/"})
 	var dirs []string
-	for {
-		obj, err := it.Next(ctx)
-		if err == io.EOF {
-			return dirs, nil
+	err := b.retry(ctx, func() error {
+		dirs = dirs[:0]
+		it := b.Bucket.List(&blob.ListOptions{Prefix: prefix, Delimiter: "/"})
+		for {
+			obj, err := it.Next(ctx)
+			if err == io.EOF {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			if obj.IsDir {
+				dirs = append(dirs, strings.TrimSuffix(strings.TrimPrefix(obj.Key, prefix), "/"))
+			}
 		}
-		if err != nil {
-			return nil, err
-		}
-		if obj.IsDir {
-			dirs = append(dirs, strings.TrimSuffix(strings.TrimPrefix(obj.Key, prefix), "/"))
-		}
-	}
+	})
+	return dirs, err
 }
 
 // Close releases the bucket.

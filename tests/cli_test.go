@@ -67,7 +67,7 @@ func run(t *testing.T, args ...string) result {
 	return result{out.String(), errb.String(), code}
 }
 
-func needRuntime(t *testing.T) {
+func needRuntime(t testing.TB) {
 	t.Helper()
 	if err := backbones.InitRuntime(""); err != nil {
 		if os.Getenv("FEATURIZER_REQUIRE_ORT") != "" {

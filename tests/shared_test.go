@@ -13,7 +13,7 @@ import (
 
 // shared returns ../shared (real models and images) or skips; CI, where it
 // is present, sets FEATURIZER_REQUIRE_SHARED=1 so these tests cannot skip.
-func shared(t *testing.T) string {
+func shared(t testing.TB) string {
 	t.Helper()
 	dir := filepath.Join("..", "..", "shared")
 	if _, err := os.Stat(filepath.Join(dir, "models", "mobilenetv2-12-int8.onnx")); err != nil {

@@ -1,0 +1,249 @@
+package tests
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"math/rand"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/featurizer/featurizer/internal/testmodels"
+	"github.com/featurizer/featurizer/internal/testservers"
+	"github.com/featurizer/featurizer/storage"
+	"github.com/featurizer/featurizer/table"
+)
+
+// s3Images writes n labelled PNGs and one broken file both to a local
+// directory and, through put, to the images/ prefix of a bucket.
+func s3Images(t *testing.T, dir string, n int, put func(key string, data []byte) error) string {
+	t.Helper()
+	local := filepath.Join(dir, "images")
+	for i := 0; i < n; i++ {
+		writePNG(t, filepath.Join(local, []string{"x", "y", "z"}[i%3], fmt.Sprintf("%02d.png", i)), picture(200+i, 150, i))
+	}
+	os.WriteFile(filepath.Join(local, "y", "broken.png"), []byte("not a png"), 0o644)
+	filepath.Walk(local, func(p string, info os.FileInfo, err error) error {
+		if err == nil && !info.IsDir() {
+			rel, _ := filepath.Rel(local, p)
+			b, _ := os.ReadFile(p)
+			if err := put("images/"+filepath.ToSlash(rel), b); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return nil
+	})
+	return local
+}
+
+// sameRows checks that two tables hold the same images (by their path
+// relative to the input root), labels and features, and the same rejects.
+func sameRows(t *testing.T, want, wantRoot, got, gotRoot string) {
+	t.Helper()
+	rows := func(loc, root string) map[string]table.FeatureRow {
+		rs, err := table.ReadAll[table.FeatureRow](loc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]table.FeatureRow{}
+		for _, r := range rs {
+			rel := strings.TrimPrefix(r.Path, root)
+			if _, dup := out[rel]; dup {
+				t.Fatalf("%s: %s twice", loc, r.Path)
+			}
+			out[rel] = r
+		}
+		return out
+	}
+	a, b := rows(want, wantRoot), rows(got, gotRoot)
+	if len(a) != len(b) || len(a) == 0 {
+		t.Fatalf("%d rows in %s, %d in %s", len(b), got, len(a), want)
+	}
+	for rel, r := range a {
+		s, ok := b[rel]
+		if !ok {
+			t.Fatalf("%s missing from %s", rel, got)
+		}
+		if *s.Label != *r.Label || *s.LabelIndex != *r.LabelIndex {
+			t.Errorf("%s: labels differ", rel)
+		}
+		for i := range r.Features {
+			if math.Abs(float64(r.Features[i]-s.Features[i])) > 1e-5 {
+				t.Fatalf("%s: feature %d differs", rel, i)
+			}
+		}
+	}
+	rej, _ := table.ReadAll[table.RejectRow](storage.Join(got, table.RejectsDir))
+	if len(rej) != 1 || !strings.HasSuffix(rej[0].Path, "y/broken.png") {
+		t.Errorf("rejects of %s: %+v", got, rej)
+	}
+}
+
+// noTempKeys checks that no hidden temporary object is left in a bucket.
+func noTempKeys(t *testing.T, location string) {
+	t.Helper()
+	s, root, err := storage.Resolve(context.Background(), location)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.(*storage.Blob).Close()
+	s.Walk(context.Background(), root, func(e storage.Entry) error {
+		if storage.IsTemp(filepath.Base(e.Rel)) {
+			t.Errorf("temporary object left: %s", e.Path)
+		}
+		return nil
+	})
+}
+
+// A featurize + train + predict job with its input, tables and model in
+// MinIO, through a proxy that drops connections, answers 503 and stalls
+// on a share of the requests: it completes with exactly the rows of the
+// same job on local disk.
+func TestMinIOJobThroughFaults(t *testing.T) {
+	needRuntime(t)
+	srv := testservers.MinIO(t)
+	px := srv.FaultProxy(t, testservers.FaultOptions{Seed: 7, SlowDown: 0.08, DropBefore: 0.05, DropMidResponse: 0.05, Delay: 0.05, DelayDuration: 100 * time.Millisecond})
+	dir := t.TempDir()
+	model, spec := tinyBackbone(t, dir, testmodels.Options{Seed: 4})
+	local := s3Images(t, dir, 45, srv.Put)
+
+	localOut := filepath.Join(dir, "local")
+	if r := run(t, "featurize", "--backbone", model, "--spec", spec, "--input", local, "--output", localOut, "--rows-per-part", "8", "--quiet"); r.code != 0 {
+		t.Fatal(r.stderr)
+	}
+	in, out := px.URL("images"), px.URL("tables/features")
+	if r := run(t, "featurize", "--backbone", model, "--spec", spec, "--input", in, "--output", out, "--rows-per-part", "8", "--quiet"); r.code != 0 {
+		t.Fatalf("featurize through faults: %s\n%s", r.stderr, px.Counts())
+	}
+	sameRows(t, localOut, local+"/", srv.URL("tables/features"), "s3://"+srv.Bucket+"/images/")
+	noTempKeys(t, srv.URL("tables"))
+	// Train on the table in the bucket, write the model there, predict from it.
+	modelOut := px.URL("models/head")
+	if r := run(t, "train", "--features", out, "--output", modelOut, "--quiet"); r.code != 0 {
+		t.Fatalf("train through faults: %s\n%s", r.stderr, px.Counts())
+	}
+	preds := px.URL("tables/predictions")
+	if r := run(t, "predict", "--model", modelOut, "--features", out, "--output", preds, "--quiet"); r.code != 0 {
+		t.Fatalf("predict through faults: %s\n%s", r.stderr, px.Counts())
+	}
+	p, err := table.ReadAll[table.PredictionRow](srv.URL("tables/predictions"))
+	if err != nil || len(p) != 45 {
+		t.Fatalf("%d predictions, %v", len(p), err)
+	}
+	// The model uploaded to the bucket is the one trained to local disk
+	// from the same table (training is deterministic for a seed).
+	localModel := filepath.Join(dir, "model")
+	if r := run(t, "train", "--features", srv.URL("tables/features"), "--output", localModel, "--quiet"); r.code != 0 {
+		t.Fatal(r.stderr)
+	}
+	a, _ := os.ReadFile(filepath.Join(localModel, "head.onnx"))
+	d, _ := storage.OpenDir(context.Background(), srv.URL("models/head"))
+	b, err := d.ReadFile(context.Background(), "head.onnx")
+	d.Close()
+	if err != nil || string(a) != string(b) {
+		t.Errorf("head.onnx in the bucket differs from the one trained to local disk (%v)", err)
+	}
+	c := px.Counts()
+	t.Logf("fault proxy: %s", c)
+	if c.SlowDown == 0 || c.DropBefore == 0 || c.DropMidResponse == 0 {
+		t.Errorf("not every kind of fault was injected: %s", c)
+	}
+}
+
+// Four shard processes in parallel reading and writing MinIO make the
+// table of one process, row for row; kill -9 at random moments against
+// MinIO converges to it too.
+func TestMinIOShardsAndKill9(t *testing.T) {
+	needRuntime(t)
+	srv := testservers.MinIO(t)
+	dir := t.TempDir()
+	model, spec := tinyBackbone(t, dir, testmodels.Options{Seed: 5})
+	s3Images(t, dir, 60, srv.Put)
+	in := srv.URL("images")
+	args := func(out string, extra ...string) []string {
+		return append([]string{"featurize", "--backbone", model, "--spec", spec, "--input", in, "--output", out,
+			"--rows-per-part", "5", "--batch-size", "2", "--workers", "1", "--threads", "1", "--quiet"}, extra...)
+	}
+	one := srv.URL("one")
+	if r := run(t, args(one)...); r.code != 0 {
+		t.Fatal(r.stderr)
+	}
+	sharded := srv.URL("sharded")
+	var wg sync.WaitGroup
+	errs := make([]string, 4)
+	for i := 0; i < 4; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			if out, err := exec.Command(binary, args(sharded, "--shard", fmt.Sprintf("%d/4", i))...).CombinedOutput(); err != nil {
+				errs[i] = fmt.Sprintf("shard %d: %v %s", i, err, out)
+			}
+		}(i)
+	}
+	wg.Wait()
+	for _, e := range errs {
+		if e != "" {
+			t.Fatal(e)
+		}
+	}
+	sameTable(t, one, sharded)
+	m, _ := table.ReadManifest(sharded)
+	if len(m.Parts) < 4 {
+		t.Errorf("%d parts from 4 shards", len(m.Parts))
+	}
+
+	killed := srv.URL("killed")
+	rng := rand.New(rand.NewSource(2))
+	kills := 0
+	for trial := 0; trial < 6; trial++ {
+		cmd := exec.Command(binary, args(killed)...)
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("trial %d: %v", trial, err)
+			}
+			trial = 100
+			continue
+		case <-time.After(time.Duration(100+rng.Intn(600)) * time.Millisecond):
+		}
+		cmd.Process.Signal(syscall.SIGKILL)
+		<-done
+		kills++
+		// Whatever is visible is whole.
+		d, _ := storage.OpenDir(context.Background(), killed)
+		ents, _ := d.List(context.Background(), "")
+		for _, e := range ents {
+			if strings.HasPrefix(e.Name, "part-") {
+				if _, err := table.ReadAll[table.FeatureRow](storage.Join(killed)); err != nil {
+					t.Fatalf("after kill %d: %s: %v", kills, e.Name, err)
+				}
+				break
+			}
+		}
+		done2 := false
+		if _, err := d.ReadFile(context.Background(), table.SuccessFile); err == nil {
+			done2 = true
+		}
+		d.Close()
+		if done2 {
+			break
+		}
+	}
+	if r := run(t, args(killed)...); r.code != 0 && !strings.Contains(r.stderr, "already holds a complete table") {
+		t.Fatalf("final rerun: %d %s", r.code, r.stderr)
+	}
+	t.Logf("%d kills", kills)
+	sameTable(t, one, killed)
+	noTempKeys(t, killed)
+}
