@@ -78,7 +78,11 @@ type Options struct {
 	MaxBytes   int64 // files larger than this are rejected unread; default 256 MiB
 	FastDecode bool  // see Decoder.FastDecode
 	Store      storage.Store
-	Progress   Progress
+	// Readers fetch files ahead of the decode workers, for stores where a
+	// read waits on the network; default 0 (decode workers read) on local
+	// disk, 16 for object storage.
+	Readers  int
+	Progress Progress
 	// Skip, when set, passes over items an interrupted run already wrote
 	// (an error stops the run: the input no longer matches).
 	Skip func(inputs.Item) (bool, error)
@@ -113,6 +117,10 @@ type job struct {
 	order int64 // position among the items this run processes (Item.Seq may skip)
 	item  inputs.Item
 	slot  []float32
+	// Fetched ahead by a reader (object storage): the file, or why not.
+	fetched bool
+	data    []byte
+	readErr error
 }
 
 type decoded struct {
@@ -147,6 +155,9 @@ func Run(ctx context.Context, src Walker, eng Runner, pre backbones.Preprocessin
 	if o.Store == nil {
 		o.Store = storage.Local{}
 	}
+	if _, local := o.Store.(storage.Local); o.Readers == 0 && !local {
+		o.Readers = 8
+	}
 	sample := eng.SampleSize()
 	st := &Stats{ByStage: map[string]int64{}}
 	if o.Progress != nil {
@@ -158,7 +169,7 @@ func Run(ctx context.Context, src Walker, eng Runner, pre backbones.Preprocessin
 	// Slots hold one preprocessed image. The lister takes a slot before it
 	// hands out a job, in input order, so the image the batcher waits for
 	// always has one: the reorder buffer can never starve it.
-	nslots := 2*o.BatchSize + 2*o.Workers
+	nslots := 2*o.BatchSize + 2*o.Workers + o.Readers
 	slots := make(chan []float32, nslots)
 	for i := 0; i < nslots; i++ {
 		slots <- make([]float32, sample)
@@ -215,6 +226,35 @@ func Run(ctx context.Context, src Walker, eng Runner, pre backbones.Preprocessin
 		return nil
 	})
 
+	// Readers: with network storage, a read is mostly waiting; many in
+	// flight keep the decode workers busy. The slots bound them.
+	decodeIn := jobs
+	if o.Readers > 0 {
+		listed := jobs
+		fetched := make(chan job, o.Workers)
+		decodeIn = fetched
+		var rg sync.WaitGroup
+		for r := 0; r < o.Readers; r++ {
+			rg.Add(1)
+			g.Go(func() error {
+				defer rg.Done()
+				for j := range listed {
+					t0 := time.Now()
+					j.data, j.readErr = o.Store.ReadFile(ctx, j.item.Open, o.MaxBytes)
+					j.fetched = true
+					atomic.AddInt64(&st.ReadNs, int64(time.Since(t0)))
+					select {
+					case fetched <- j:
+					case <-ctx.Done():
+						return ctx.Err()
+					}
+				}
+				return nil
+			})
+		}
+		go func() { rg.Wait(); close(fetched) }()
+	}
+
 	// Decode workers.
 	var wg sync.WaitGroup
 	for w := 0; w < o.Workers; w++ {
@@ -224,7 +264,7 @@ func Run(ctx context.Context, src Walker, eng Runner, pre backbones.Preprocessin
 			pp := NewPreprocessor(pre)
 			d := &Decoder{MaxPixels: o.MaxPixels, FastDecode: o.FastDecode, MinSize: pp.MinDecodeSize}
 			defer d.Close()
-			for j := range jobs {
+			for j := range decodeIn {
 				out := decoded{order: j.order, item: j.item, slot: j.slot}
 				if rej := prepare(ctx, o.Store, d, pp, j, o.MaxBytes, st); rej != nil {
 					slots <- j.slot // never blocks: the slot came from this pool
@@ -387,10 +427,13 @@ func (st *Stats) finish() {
 
 // prepare reads, decodes and preprocesses one image into j.slot.
 func prepare(ctx context.Context, store storage.Store, d *Decoder, pp *Preprocessor, j job, maxBytes int64, st *Stats) *Reject {
-	t0 := time.Now()
-	data, err := store.ReadFile(ctx, j.item.Open, maxBytes)
+	data, err := j.data, j.readErr
+	if !j.fetched {
+		t0 := time.Now()
+		data, err = store.ReadFile(ctx, j.item.Open, maxBytes)
+		atomic.AddInt64(&st.ReadNs, int64(time.Since(t0)))
+	}
 	t1 := time.Now()
-	atomic.AddInt64(&st.ReadNs, int64(t1.Sub(t0)))
 	if err != nil {
 		return &Reject{Stage: StageRead, Err: err.Error()}
 	}
