@@ -40,6 +40,7 @@ type Common struct {
 	DeviceID    int
 	FP16        bool
 	Workers     int // decode workers; default one per core
+	Readers     int // reads in flight from object storage; default 4 per worker, at least 16
 	Threads     int // ONNX Runtime intra-op threads; default one per core
 	MaxPixels   int64
 	MaxBytes    int64
@@ -376,7 +377,7 @@ func roundMap(m map[string]float64) map[string]float64 {
 
 func (s *setup) options(c *Common) featurize.Options {
 	return featurize.Options{BatchSize: c.BatchSize, Workers: c.Workers, MaxPixels: c.MaxPixels, MaxBytes: c.MaxBytes,
-		FastDecode: c.FastDecode, Progress: c.Progress, Skip: s.skip(c), Store: s.src.Store()}
+		FastDecode: c.FastDecode, Readers: c.Readers, Progress: c.Progress, Skip: s.skip(c), Store: s.src.Store()}
 }
 
 // Featurize runs a featurize job.

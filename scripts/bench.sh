@@ -17,3 +17,7 @@ go run ./bench -bin bin/featurizer -models bench/models -shared "$SHARED" "$@"
 # 2. Classifier heads vs scikit-learn (the synthetic 100,000 x 2048 x 100
 #    table is written once into bench/data, about 1 GB; allow ~10 minutes).
 go run ./bench/heads -bin bin/featurizer -shared "$SHARED"
+# 3. Storage and sharding (the CLI on the clothing photos, MobileNetV2):
+#    MinIO (started on loopback) against local disk, and 1/2/4 shard
+#    processes (FEATURIZER_BENCH_SPLIT=train for the 3,068-image split).
+FEATURIZER_REQUIRE_SERVERS=1 go test -run '^$' -bench 'StorageMinIOvsLocal|Shards' -benchtime 3x -timeout 60m ./tests

@@ -49,7 +49,16 @@ func Resolve(ctx context.Context, location string) (Store, string, error) {
 	}
 	bucketURL := url.URL{Scheme: u.Scheme, Host: u.Host, RawQuery: u.RawQuery}
 	switch u.Scheme {
-	case "s3", "gs", "azblob", "mem":
+	case "s3":
+		// The AWS SDK logs a warning to stderr for every object it reads
+		// without a checksum to validate (objects uploaded by most tools):
+		// validate only where an operation requires it, unless told.
+		q := u.Query()
+		if q.Get("response_checksum_validation") == "" {
+			q.Set("response_checksum_validation", "when_required")
+			bucketURL.RawQuery = q.Encode()
+		}
+	case "gs", "azblob", "mem":
 	case "abfss", "abfs":
 		container := ""
 		if u.User != nil {

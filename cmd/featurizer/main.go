@@ -174,6 +174,7 @@ func newJobFlags(name string) *jobFlags {
 	fs.IntVar(&c.DeviceID, "device-id", 0, "which GPU")
 	fs.BoolVar(&c.FP16, "fp16", false, "half precision (with --device tensorrt)")
 	fs.IntVar(&c.Workers, "workers", runtime.NumCPU(), "image decoding goroutines")
+	fs.IntVar(&c.Readers, "readers", 0, "reads in flight from object storage (default: 4 per worker, at least 16; local disk: the workers read)")
 	fs.IntVar(&c.Threads, "threads", runtime.NumCPU(), "ONNX Runtime intra-op threads")
 	fs.Int64Var(&c.MaxPixels, "max-pixels", 178956970, "reject images with more pixels than this, before decoding")
 	fs.Int64Var(&c.MaxBytes, "max-bytes", 256<<20, "reject files larger than this many bytes, unread")
@@ -231,6 +232,9 @@ func (f *jobFlags) parse(args []string, stderr io.Writer) error {
 	}
 	if c.Incremental && c.Shard.Sharded() {
 		return &usageError{"--incremental: not with --shard (run the incremental update as one process)"}
+	}
+	if c.Readers < 0 {
+		return &usageError{fmt.Sprintf("--readers: expected a positive integer (or 0 for the default), got %d", c.Readers)}
 	}
 	if c.BatchSize < 0 {
 		return &usageError{fmt.Sprintf("--batch-size: expected a positive integer, got %d", c.BatchSize)}
