@@ -180,9 +180,14 @@ func Run(ctx context.Context, src Walker, eng Runner, pre backbones.Preprocessin
 	toInfer := make(chan *batch, 1)
 	toWrite := make(chan *batch, 1)
 	free := make(chan *batch, 3)
+	// A GPU engine hands out page-locked input memory (direct copies).
+	alloc := func(n int) []float32 { return make([]float32, n) }
+	if a, ok := eng.(interface{ InputBuffer(int) []float32 }); ok {
+		alloc = a.InputBuffer
+	}
 	for i := 0; i < 3; i++ {
 		free <- &batch{
-			input:  make([]float32, o.BatchSize*sample),
+			input:  alloc(o.BatchSize * sample),
 			feats:  make([]float32, o.BatchSize*eng.FeatureDim()),
 			logits: make([]float32, o.BatchSize*eng.NumClasses()),
 		}
