@@ -38,8 +38,8 @@ func (h *headRunner) SampleSize() int { return h.eng.SampleSize() }
 
 // InputBuffer passes on the engine's page-locked memory on a GPU.
 func (h *headRunner) InputBuffer(n int) []float32 { return h.eng.InputBuffer(n) }
-func (h *headRunner) FeatureDim() int { return 0 }
-func (h *headRunner) NumClasses() int { return h.k }
+func (h *headRunner) FeatureDim() int             { return 0 }
+func (h *headRunner) NumClasses() int             { return h.k }
 func (h *headRunner) Run(input []float32, n int, _, probs []float32) error {
 	d := h.eng.FeatureDim()
 	if len(h.buf) < n*d {
