@@ -50,14 +50,6 @@ func Resolve(ctx context.Context, location string) (Store, string, error) {
 	bucketURL := url.URL{Scheme: u.Scheme, Host: u.Host, RawQuery: u.RawQuery}
 	switch u.Scheme {
 	case "s3":
-		// The AWS SDK logs a warning to stderr for every object it reads
-		// without a checksum to validate (objects uploaded by most tools):
-		// validate only where an operation requires it, unless told.
-		q := u.Query()
-		if q.Get("response_checksum_validation") == "" {
-			q.Set("response_checksum_validation", "when_required")
-			bucketURL.RawQuery = q.Encode()
-		}
 	case "gs", "azblob", "mem":
 	case "abfss", "abfs":
 		container := ""
@@ -74,7 +66,12 @@ func Resolve(ctx context.Context, location string) (Store, string, error) {
 	default:
 		return nil, "", fmt.Errorf("location %q: unsupported scheme %q (expected a local path, file://, dbfs:/, s3://, gs://, azblob:// or abfss://)", location, u.Scheme)
 	}
-	b, err := blob.OpenBucket(ctx, bucketURL.String())
+	var b *blob.Bucket
+	if u.Scheme == "s3" {
+		b, err = openS3(ctx, &bucketURL)
+	} else {
+		b, err = blob.OpenBucket(ctx, bucketURL.String())
+	}
 	if err != nil {
 		return nil, "", fmt.Errorf("open %s: %w", bucketURL.Redacted(), err)
 	}

@@ -22,11 +22,11 @@ import (
 
 // s3Images writes n labelled PNGs and one broken file both to a local
 // directory and, through put, to the images/ prefix of a bucket.
-func s3Images(t *testing.T, dir string, n int, put func(key string, data []byte) error) string {
+func s3Images(t *testing.T, dir string, n, w, h int, put func(key string, data []byte) error) string {
 	t.Helper()
 	local := filepath.Join(dir, "images")
 	for i := 0; i < n; i++ {
-		writePNG(t, filepath.Join(local, []string{"x", "y", "z"}[i%3], fmt.Sprintf("%02d.png", i)), picture(200+i, 150, i))
+		writePNG(t, filepath.Join(local, []string{"x", "y", "z"}[i%3], fmt.Sprintf("%02d.png", i)), picture(w+i, h, i))
 	}
 	os.WriteFile(filepath.Join(local, "y", "broken.png"), []byte("not a png"), 0o644)
 	filepath.Walk(local, func(p string, info os.FileInfo, err error) error {
@@ -111,15 +111,20 @@ func TestMinIOJobThroughFaults(t *testing.T) {
 	px := srv.FaultProxy(t, testservers.FaultOptions{Seed: 7, SlowDown: 0.08, DropBefore: 0.05, DropMidResponse: 0.05, Delay: 0.05, DelayDuration: 100 * time.Millisecond})
 	dir := t.TempDir()
 	model, spec := tinyBackbone(t, dir, testmodels.Options{Seed: 4})
-	local := s3Images(t, dir, 45, srv.Put)
+	local := s3Images(t, dir, 45, 200, 150, srv.Put)
 
 	localOut := filepath.Join(dir, "local")
 	if r := run(t, "featurize", "--backbone", model, "--spec", spec, "--input", local, "--output", localOut, "--rows-per-part", "8", "--quiet"); r.code != 0 {
 		t.Fatal(r.stderr)
 	}
 	in, out := px.URL("images"), px.URL("tables/features")
-	if r := run(t, "featurize", "--backbone", model, "--spec", spec, "--input", in, "--output", out, "--rows-per-part", "8", "--quiet"); r.code != 0 {
+	r := run(t, "featurize", "--backbone", model, "--spec", spec, "--input", in, "--output", out, "--rows-per-part", "8", "--quiet")
+	if r.code != 0 {
 		t.Fatalf("featurize through faults: %s\n%s", r.stderr, px.Counts())
+	}
+	// The objects have no stored checksum: no SDK warning per object.
+	if strings.Contains(r.stderr, "WARN") || strings.Count(r.stderr, "\n") > 1 {
+		t.Errorf("noise on stderr: %s", r.stderr)
 	}
 	sameRows(t, localOut, local+"/", srv.URL("tables/features"), "s3://"+srv.Bucket+"/images/")
 	noTempKeys(t, srv.URL("tables"))
@@ -164,7 +169,7 @@ func TestMinIOShardsAndKill9(t *testing.T) {
 	srv := testservers.MinIO(t)
 	dir := t.TempDir()
 	model, spec := tinyBackbone(t, dir, testmodels.Options{Seed: 5})
-	s3Images(t, dir, 60, srv.Put)
+	s3Images(t, dir, 60, 900, 800, srv.Put) // large enough that a kill lands mid-run
 	in := srv.URL("images")
 	args := func(out string, extra ...string) []string {
 		return append([]string{"featurize", "--backbone", model, "--spec", spec, "--input", in, "--output", out,
@@ -215,7 +220,7 @@ func TestMinIOShardsAndKill9(t *testing.T) {
 			}
 			trial = 100
 			continue
-		case <-time.After(time.Duration(100+rng.Intn(600)) * time.Millisecond):
+		case <-time.After(time.Duration(30+rng.Intn(400)) * time.Millisecond):
 		}
 		cmd.Process.Signal(syscall.SIGKILL)
 		<-done
@@ -244,6 +249,9 @@ func TestMinIOShardsAndKill9(t *testing.T) {
 		t.Fatalf("final rerun: %d %s", r.code, r.stderr)
 	}
 	t.Logf("%d kills", kills)
+	if kills == 0 {
+		t.Error("every run finished before its kill: nothing was tested")
+	}
 	sameTable(t, one, killed)
 	noTempKeys(t, killed)
 }

@@ -4,11 +4,8 @@ import (
 	"bytes"
 	"crypto/hmac"
 	"crypto/sha256"
-	"encoding/base64"
-	"encoding/binary"
 	"encoding/hex"
 	"fmt"
-	"hash/crc32"
 	"io"
 	"net"
 	"net/http"
@@ -240,12 +237,8 @@ func signedRequest(method, endpoint, path string, body []byte, now time.Time) (*
 	payload := hex.EncodeToString(sum[:])
 	// Signed headers, in order.
 	headers := [][2]string{{"host", u.Host}}
-	if method == http.MethodPut && body != nil {
-		// The checksum the SDK validates on reads (else it warns).
-		var crc [4]byte
-		binary.BigEndian.PutUint32(crc[:], crc32.ChecksumIEEE(body))
-		headers = append(headers, [2]string{"x-amz-checksum-crc32", base64.StdEncoding.EncodeToString(crc[:])})
-	}
+	// No x-amz-checksum-*: like most tools' uploads (the reader must take
+	// such objects without complaint).
 	headers = append(headers, [2]string{"x-amz-content-sha256", payload}, [2]string{"x-amz-date", amzDate})
 	var names, lines []string
 	for _, h := range headers {
