@@ -201,7 +201,16 @@ func TestResolve(t *testing.T) {
 			t.Errorf("%s: %s %s, want %s %s", c.in, kind, p, c.kind, c.path)
 		}
 	}
-	for _, bad := range []string{"ftp://host/x", "abfss://nocontainer/x"} {
+	// s3:// takes gocloud's URL parameters; bad values and unknown
+	// parameters are refused at open.
+	t.Setenv("AWS_ACCESS_KEY_ID", "k")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "s")
+	ok, p, err := Resolve(ctx, "s3://bucket/p/q?region=eu-west-1&endpoint=http://127.0.0.1:1&use_path_style=true&disable_https=true&accelerate=false&ssetype=AES256")
+	if err != nil || p != "s3://bucket/p/q" {
+		t.Fatalf("s3 with parameters: %q, %v", p, err)
+	}
+	ok.(*Blob).Close()
+	for _, bad := range []string{"ftp://host/x", "abfss://nocontainer/x", "s3://b/x?use_path_style=maybe", "s3://b/x?ssetype=rot13", "s3://b/x?no_such_option=1"} {
 		if _, _, err := Resolve(ctx, bad); err == nil {
 			t.Errorf("%s accepted", bad)
 		}
