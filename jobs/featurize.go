@@ -108,7 +108,7 @@ type IncrementalStats struct {
 	New        int64 `json:"new"`
 	Changed    int64 `json:"changed"`
 	Removed    int64 `json:"removed"`
-	TableRows  int64 `json:"table_rows"`
+	TableRows  int64 `json:"table_rows,omitempty"` // unsharded runs
 }
 
 func (c *Common) note(format string, args ...any) {
@@ -223,17 +223,21 @@ func (c *Common) setup(ctx context.Context, logits, features bool) (*setup, erro
 	if s.prov.Labels == nil {
 		s.prov.Labels = []string{}
 	}
-	if features && !logits && !c.Shard.Sharded() {
+	if features && !logits {
 		if s.inc, err = s.incremental(ctx, c); err != nil {
 			s.close()
 			return nil, err
 		}
 	}
 	overwrite := c.Overwrite && s.inc == nil
-	if err := table.PrepareShard(ctx, s.out, c.Shard, overwrite); err != nil {
+	prepare := func() error { return table.PrepareShard(ctx, s.out, c.Shard, overwrite) }
+	if s.inc != nil && c.Shard.Sharded() {
+		prepare = func() error { return table.PrepareIncrementalShard(ctx, s.out, c.Shard) }
+	}
+	if err := prepare(); err != nil {
 		s.close()
 		if errors.Is(err, table.ErrOutputExists) {
-			if !c.Incremental && !c.Shard.Sharded() && features && !logits {
+			if !c.Incremental && features && !logits {
 				err = fmt.Errorf("%w (or --incremental to add new and changed images)", err)
 			}
 			return nil, &ConfigError{fmt.Errorf("output: %w", err)}
@@ -317,9 +321,14 @@ func (s *setup) finish(ctx context.Context, c *Common, command, kind string, st 
 		rejected += int64(p.Rows)
 	}
 	gen := 0
+	var drop []string
 	if s.inc != nil {
 		gen = s.inc.gen
-		s.inc.stats.TableRows = rows
+		if c.Shard.Sharded() {
+			drop = s.inc.drop(c.Shard) // applied by the last shard to finish
+		} else {
+			s.inc.stats.TableRows = rows
+		}
 		sum.Incremental = &s.inc.stats
 	}
 	summaryFile := table.SummaryFile
@@ -336,7 +345,12 @@ func (s *setup) finish(ctx context.Context, c *Common, command, kind string, st 
 		m.RejectParts = []table.PartInfo{}
 	}
 	if c.Shard.Sharded() {
-		if _, err := table.ShardDone(ctx, s.out, c.Shard, m); err != nil {
+		var complete func([]table.Manifest, *table.Manifest) error
+		if s.inc != nil {
+			m.Drop = drop
+			complete = s.inc.complete(ctx, s.out)
+		}
+		if _, err := table.ShardDoneThen(ctx, s.out, c.Shard, m, complete); err != nil {
 			return sum, fmt.Errorf("record shard %s: %w", c.Shard, err)
 		}
 		return sum, nil
@@ -425,8 +439,8 @@ func runJob[T any](ctx context.Context, s *setup, c *Common, command, kind strin
 			st.Rejected += int64(cp.Rejects.Rows)
 		}
 	}
-	if s.inc != nil {
-		base, baseRejects, err := s.inc.finish(ctx, s.out)
+	if s.inc != nil && !c.Shard.Sharded() {
+		base, baseRejects, err := s.inc.apply(ctx, s.out, s.inc.drop(c.Shard))
 		if err != nil {
 			return s.summary(c, command, st), err
 		}

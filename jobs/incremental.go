@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
+	"sort"
 
 	"github.com/featurizer/featurizer/inputs"
 	"github.com/featurizer/featurizer/storage"
@@ -88,22 +89,35 @@ func (s *setup) incremental(ctx context.Context, c *Common) (*incremental, error
 	return inc, nil
 }
 
-// finish drops the rows of changed and removed inputs from the table's
-// earlier parts and returns them for the manifest.
-func (inc *incremental) finish(ctx context.Context, out storage.Dir) (parts, rejects []table.PartInfo, err error) {
-	drop := map[string]bool{}
-	for p, e := range inc.index {
-		if inc.changed[p] || !inc.seen[p] {
-			drop[p] = true
-			if !inc.seen[p] {
-				inc.stats.Removed++
-			}
-			_ = e
+// drop lists the inputs of the table's earlier parts whose rows go: those
+// that changed, and those of this shard that are no longer listed.
+func (inc *incremental) drop(shard table.Shard) []string {
+	var out []string
+	for p := range inc.index {
+		mine := !shard.Sharded() || inputs.ShardOf(p, shard.Count) == shard.Index
+		switch {
+		case inc.changed[p]:
+			out = append(out, p)
+		case mine && !inc.seen[p]:
+			inc.stats.Removed++
+			out = append(out, p)
 		}
 	}
+	sort.Strings(out)
+	return out
+}
+
+// apply drops the rows of the inputs in drop from the table's earlier
+// parts (rewriting only the parts that hold some) and returns those parts
+// for the manifest. Run twice with the same drop, it gives the same table.
+func (inc *incremental) apply(ctx context.Context, out storage.Dir, drop []string) (parts, rejects []table.PartInfo, err error) {
+	dropSet := map[string]bool{}
 	affected := map[string]bool{}
-	for p := range drop {
-		affected[inc.index[p].Part] = true
+	for _, p := range drop {
+		dropSet[p] = true
+		if e, ok := inc.index[p]; ok {
+			affected[e.Part] = true
+		}
 	}
 	ctx = context.WithoutCancel(ctx)
 	rejectRows := map[string]int{}
@@ -113,7 +127,7 @@ func (inc *incremental) finish(ctx context.Context, out storage.Dir) (parts, rej
 	for _, p := range inc.base.Parts {
 		rej := path.Join(table.RejectsDir, p.File)
 		if affected[p.File] {
-			rows, rejected, err := table.FilterPart(ctx, out, p.File, drop)
+			rows, rejected, err := table.FilterPart(ctx, out, p.File, dropSet)
 			if err != nil {
 				return nil, nil, fmt.Errorf("incremental: drop changed and removed inputs from %s: %w", p.File, err)
 			}
@@ -128,4 +142,31 @@ func (inc *incremental) finish(ctx context.Context, out storage.Dir) (parts, rej
 		}
 	}
 	return parts, rejects, nil
+}
+
+// complete is the last shard's step of a sharded incremental run: the
+// drops of every shard are applied to the earlier parts, which join the
+// new ones in the table's manifest.
+func (inc *incremental) complete(ctx context.Context, out storage.Dir) func([]table.Manifest, *table.Manifest) error {
+	return func(shards []table.Manifest, total *table.Manifest) error {
+		var drop []string
+		for _, m := range shards {
+			drop = append(drop, m.Drop...)
+		}
+		parts, rejects, err := inc.apply(ctx, out, drop)
+		if err != nil {
+			return err
+		}
+		total.Parts = append(total.Parts, parts...)
+		total.RejectParts = append(total.RejectParts, rejects...)
+		total.Rows, total.Rejected = 0, 0
+		for _, p := range total.Parts {
+			total.Rows += int64(p.Rows)
+		}
+		for _, p := range total.RejectParts {
+			total.Rejected += int64(p.Rows)
+		}
+		total.Generation, total.Drop = inc.gen, nil
+		return nil
+	}
 }

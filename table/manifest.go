@@ -44,6 +44,10 @@ type Manifest struct {
 	// Generation counts the incremental runs that added to the table (0:
 	// written in one run); their parts are named part-gNNNN-*.
 	Generation int `json:"generation,omitempty"`
+	// Drop lists, in a shard's record of an incremental run, the inputs of
+	// the table's earlier parts whose rows go (changed or removed): the
+	// last shard to finish drops them all, in one place.
+	Drop []string `json:"drop,omitempty"`
 }
 
 // PartInfo describes one committed part file.

@@ -73,7 +73,16 @@ func (s Shard) PartIndex(name string) (int, bool) {
 const ShardsDir = "_shards"
 
 func (s Shard) doneFile() string {
+	if s.Gen > 0 {
+		return path.Join(ShardsDir, fmt.Sprintf("shard-g%04d-%03d-of-%03d.json", s.Gen, s.Index, s.Count))
+	}
 	return path.Join(ShardsDir, fmt.Sprintf("shard-%03d-of-%03d.json", s.Index, s.Count))
+}
+
+// Done reports whether this shard has recorded its finish in dir.
+func (s Shard) Done(ctx context.Context, dir storage.Dir) bool {
+	_, err := dir.ReadFile(ctx, s.doneFile())
+	return err == nil
 }
 
 func (s Shard) owns(name string) bool {
@@ -135,17 +144,36 @@ func PrepareShard(ctx context.Context, dir storage.Dir, s Shard, overwrite bool)
 	return nil
 }
 
+// PrepareIncrementalShard readies dir for this shard of an incremental run:
+// the table's parts and manifest stay (they are its base); a shard that
+// already finished this generation is refused; leftovers of a killed run
+// go.
+func PrepareIncrementalShard(ctx context.Context, dir storage.Dir, s Shard) error {
+	if s.Done(ctx, dir) {
+		return fmt.Errorf("%w: %s already holds the finished parts of shard %s of this incremental run", ErrOutputExists, dir.Location(), s)
+	}
+	return removeTemps(ctx, dir)
+}
+
 // ShardDone records a finished shard. When every shard of the run has
 // finished, it writes the table's manifest (all parts, the summed counts)
 // and _SUCCESS, and reports true. Two shards finishing together may both
 // write them, with the same content.
 func ShardDone(ctx context.Context, dir storage.Dir, s Shard, m Manifest) (bool, error) {
+	return ShardDoneThen(ctx, dir, s, m, nil)
+}
+
+// ShardDoneThen is ShardDone with a last step before the table's manifest:
+// complete sees the shards' manifests and the summed one, and may change
+// the latter (an incremental run adds the table's earlier parts). It may
+// run in two shards at once, so it must be idempotent.
+func ShardDoneThen(ctx context.Context, dir storage.Dir, s Shard, m Manifest, complete func(shards []Manifest, total *Manifest) error) (bool, error) {
 	if err := WriteJSON(ctx, dir, s.doneFile(), m); err != nil {
 		return false, err
 	}
 	var all []Manifest
 	for i := 0; i < s.Count; i++ {
-		b, err := dir.ReadFile(ctx, Shard{Index: i, Count: s.Count}.doneFile())
+		b, err := dir.ReadFile(ctx, Shard{Index: i, Count: s.Count, Gen: s.Gen}.doneFile())
 		if errors.Is(err, fs.ErrNotExist) {
 			return false, nil // another shard is still running
 		}
@@ -167,6 +195,11 @@ func ShardDone(ctx context.Context, dir storage.Dir, s Shard, m Manifest) (bool,
 		total.Rejected += sm.Rejected
 		if sm.Created.After(total.Created) {
 			total.Created = sm.Created
+		}
+	}
+	if complete != nil {
+		if err := complete(all, &total); err != nil {
+			return false, err
 		}
 	}
 	sort.Slice(total.Parts, func(i, j int) bool { return total.Parts[i].File < total.Parts[j].File })

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -179,5 +180,99 @@ func TestIncremental(t *testing.T) {
 	// The table trains.
 	if r := run(t, "train", "--features", out, "--output", filepath.Join(dir, "model"), "--quiet"); r.code != 0 {
 		t.Fatalf("train on the incremental table: %s", r.stderr)
+	}
+}
+
+// Four shard processes update a table incrementally in parallel (one of
+// them killed and rerun): the last to finish drops the changed and removed
+// rows of every shard, and the table is that of a fresh run.
+func TestIncrementalShards(t *testing.T) {
+	needRuntime(t)
+	dir := t.TempDir()
+	model, spec := tinyBackbone(t, dir, testmodels.Options{Seed: 9})
+	in := filepath.Join(dir, "images")
+	for i := 0; i < 40; i++ {
+		writePNG(t, filepath.Join(in, []string{"x", "y"}[i%2], fmt.Sprintf("%02d.png", i)), picture(300, 200, i))
+	}
+	args := func(out string, extra ...string) []string {
+		return append([]string{"featurize", "--backbone", model, "--spec", spec, "--input", in, "--output", out,
+			"--rows-per-part", "4", "--batch-size", "2", "--workers", "1", "--threads", "1", "--quiet"}, extra...)
+	}
+	shards := func(out string, extra ...string) {
+		t.Helper()
+		var wg sync.WaitGroup
+		errs := make([]string, 4)
+		for i := 0; i < 4; i++ {
+			wg.Add(1)
+			go func(i int) {
+				defer wg.Done()
+				if r := run(t, args(out, append(extra, "--shard", fmt.Sprintf("%d/4", i))...)...); r.code != 0 {
+					errs[i] = r.stderr
+				}
+			}(i)
+		}
+		wg.Wait()
+		for i, e := range errs {
+			if e != "" {
+				t.Fatalf("shard %d: %s", i, e)
+			}
+		}
+	}
+	out := filepath.Join(dir, "table")
+	shards(out)
+	for i := 40; i < 55; i++ {
+		writePNG(t, filepath.Join(in, "y", fmt.Sprintf("%02d.png", i)), picture(600, 500, i))
+	}
+	writePNG(t, filepath.Join(in, "x", "00.png"), picture(310, 200, 100))
+	writePNG(t, filepath.Join(in, "y", "07.png"), picture(300, 230, 101))
+	for _, n := range []string{"x/02.png", "y/13.png", "x/20.png", "y/33.png"} {
+		os.Remove(filepath.Join(in, n))
+	}
+	// Shard 2 is killed once mid-run, then all four run together.
+	cmd := exec.Command(binary, args(out, "--incremental", "--shard", "2/4")...)
+	cmd.Start()
+	time.Sleep(150 * time.Millisecond)
+	cmd.Process.Signal(syscall.SIGKILL)
+	cmd.Wait()
+	var wg sync.WaitGroup
+	errs := make([]string, 4)
+	for i := 0; i < 4; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			r := run(t, args(out, "--incremental", "--shard", fmt.Sprintf("%d/4", i))...)
+			if r.code != 0 && !(i == 2 && strings.Contains(r.stderr, "already holds the finished parts")) {
+				errs[i] = r.stderr
+			}
+		}(i)
+	}
+	wg.Wait()
+	for i, e := range errs {
+		if e != "" {
+			t.Fatalf("incremental shard %d: %s", i, e)
+		}
+	}
+	clean := filepath.Join(dir, "clean")
+	if r := run(t, args(clean)...); r.code != 0 {
+		t.Fatal(r.stderr)
+	}
+	sameTable(t, clean, out)
+	noTempFiles(t, out)
+	m, _ := table.ReadManifest(out)
+	if m.Generation != 1 {
+		t.Errorf("generation %d, want 1", m.Generation)
+	}
+	var new, changed, removed int64
+	for i := 0; i < 4; i++ {
+		var s jobs.Summary
+		b, _ := os.ReadFile(filepath.Join(out, fmt.Sprintf("_summary-s%03d.json", i)))
+		json.Unmarshal(b, &s)
+		if s.Incremental == nil {
+			t.Fatalf("shard %d: no incremental summary", i)
+		}
+		new, changed, removed = new+s.Incremental.New, changed+s.Incremental.Changed, removed+s.Incremental.Removed
+	}
+	if new != 15 || changed != 2 || removed != 4 {
+		t.Errorf("shards found %d new, %d changed, %d removed; want 15, 2, 4", new, changed, removed)
 	}
 }

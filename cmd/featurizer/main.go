@@ -230,9 +230,6 @@ func (f *jobFlags) parse(args []string, stderr io.Writer) error {
 	} else {
 		c.Shard = sh
 	}
-	if c.Incremental && c.Shard.Sharded() {
-		return &usageError{"--incremental: not with --shard (run the incremental update as one process)"}
-	}
 	if c.Readers < 0 {
 		return &usageError{fmt.Sprintf("--readers: expected a positive integer (or 0 for the default), got %d", c.Readers)}
 	}
@@ -327,8 +324,12 @@ func summaryLine(s *jobs.Summary, err error) string {
 	line := fmt.Sprintf("%s %s: %d images -> %d rows, %s, %d non-image files skipped, in %.1fs (%.1f img/s) -> %s",
 		s.Command, state, s.Inputs, s.Rows, rej, s.Skipped, s.WallSeconds, s.ImagesPerSecond, s.Output)
 	if i := s.Incremental; i != nil {
-		line += fmt.Sprintf(" (incremental generation %d: %d new, %d changed, %d removed, %d unchanged; the table has %d rows)",
-			i.Generation, i.New, i.Changed, i.Removed, i.Unchanged, i.TableRows)
+		line += fmt.Sprintf(" (incremental generation %d: %d new, %d changed, %d removed, %d unchanged",
+			i.Generation, i.New, i.Changed, i.Removed, i.Unchanged)
+		if i.TableRows > 0 {
+			line += fmt.Sprintf("; the table has %d rows", i.TableRows)
+		}
+		line += ")"
 	}
 	return line
 }
