@@ -1,7 +1,10 @@
 package tests
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"image/png"
 	"fmt"
 	"math"
 	"math/rand"
@@ -16,6 +19,7 @@ import (
 
 	"github.com/featurizer/featurizer/internal/testmodels"
 	"github.com/featurizer/featurizer/internal/testservers"
+	"github.com/featurizer/featurizer/jobs"
 	"github.com/featurizer/featurizer/storage"
 	"github.com/featurizer/featurizer/table"
 )
@@ -202,6 +206,50 @@ func TestMinIOShardsAndKill9(t *testing.T) {
 	if len(m.Parts) < 4 {
 		t.Errorf("%d parts from 4 shards", len(m.Parts))
 	}
+	// The bucket grows and an object is replaced: four shards update the
+	// table incrementally (the object's MD5/ETag tells the change).
+	for i := 60; i < 70; i++ {
+		var buf bytes.Buffer
+		png.Encode(&buf, picture(300, 200, i))
+		srv.Put(fmt.Sprintf("images/z/%02d.png", i), buf.Bytes())
+	}
+	var buf bytes.Buffer
+	png.Encode(&buf, picture(400, 300, 99))
+	srv.Put("images/x/00.png", buf.Bytes())
+	for i := 0; i < 4; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			if out, err := exec.Command(binary, args(sharded, "--incremental", "--shard", fmt.Sprintf("%d/4", i))...).CombinedOutput(); err != nil {
+				errs[i] = fmt.Sprintf("incremental shard %d: %v %s", i, err, out)
+			}
+		}(i)
+	}
+	wg.Wait()
+	for _, e := range errs {
+		if e != "" {
+			t.Fatal(e)
+		}
+	}
+	fresh := srv.URL("fresh")
+	if r := run(t, args(fresh)...); r.code != 0 {
+		t.Fatal(r.stderr)
+	}
+	sameTable(t, fresh, sharded)
+	var news, changed int64
+	d, _ := storage.OpenDir(context.Background(), sharded)
+	for i := 0; i < 4; i++ {
+		var s jobs.Summary
+		b, _ := d.ReadFile(context.Background(), fmt.Sprintf("_summary-s%03d.json", i))
+		json.Unmarshal(b, &s)
+		if s.Incremental != nil {
+			news, changed = news+s.Incremental.New, changed+s.Incremental.Changed
+		}
+	}
+	d.Close()
+	if news != 10 || changed != 1 {
+		t.Errorf("incremental shards found %d new and %d changed objects, want 10 and 1", news, changed)
+	}
 
 	killed := srv.URL("killed")
 	rng := rand.New(rand.NewSource(2))
@@ -252,6 +300,6 @@ func TestMinIOShardsAndKill9(t *testing.T) {
 	if kills == 0 {
 		t.Error("every run finished before its kill: nothing was tested")
 	}
-	sameTable(t, one, killed)
+	sameTable(t, fresh, killed) // the bucket has grown since "one"
 	noTempKeys(t, killed)
 }
