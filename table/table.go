@@ -6,6 +6,7 @@
 package table
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -368,4 +369,23 @@ func footerOf(ctx context.Context, dir storage.Dir, name string) (map[string]str
 		out[kv.Key] = kv.Value
 	}
 	return out, pf.NumRows(), nil
+}
+
+// ReadPart reads every row of one file of the table at a location (one
+// request for a bucket).
+func ReadPart[T any](ctx context.Context, location, name string) ([]T, error) {
+	d, err := storage.OpenDir(ctx, location)
+	if err != nil {
+		return nil, err
+	}
+	defer d.Close()
+	data, err := d.ReadFile(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := parquet.Read[T](bytes.NewReader(data), int64(len(data)))
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", d.Path(name), err)
+	}
+	return rows, nil
 }

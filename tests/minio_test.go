@@ -131,6 +131,9 @@ func TestMinIOJobThroughFaults(t *testing.T) {
 		t.Errorf("noise on stderr: %s", r.stderr)
 	}
 	sameRows(t, localOut, local+"/", srv.URL("tables/features"), "s3://"+srv.Bucket+"/images/")
+	if r := run(t, "show", srv.URL("tables/features"), "--rows", "2"); r.code != 0 || !strings.Contains(r.stdout, "features table: 45 rows") || !strings.Contains(r.stdout, "s3://"+srv.Bucket+"/images/") {
+		t.Errorf("show on a bucket: %d %s %s", r.code, r.stdout, r.stderr)
+	}
 	noTempKeys(t, srv.URL("tables"))
 	// Train on the table in the bucket, write the model there, predict from it.
 	modelOut := px.URL("models/head")
@@ -302,4 +305,49 @@ func TestMinIOShardsAndKill9(t *testing.T) {
 	}
 	sameTable(t, fresh, killed) // the bucket has grown since "one"
 	noTempKeys(t, killed)
+}
+
+// A whole run job (featurize three splits, train, evaluate) with its
+// tables and model in MinIO: a rerun is a no-op, a new image updates its
+// split only.
+func TestRunJobInMinIO(t *testing.T) {
+	srv := testservers.MinIO(t)
+	dir, _, _ := trainSetup(t, 5)
+	job := filepath.Join(dir, "job.yaml")
+	os.WriteFile(job, []byte(jobYAML), 0o644)
+	out := srv.URL("job")
+	r := run(t, "run", job, "--quiet", "--set", "output="+out)
+	if r.code != 0 {
+		t.Fatalf("run: %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if strings.Count(r.stdout, " done ") != 4 || !strings.Contains(r.stdout, "test accuracy") {
+		t.Errorf("first run: %s", r.stdout)
+	}
+	stamp := func() string {
+		d, err := storage.OpenDir(context.Background(), storage.Join(out, "model"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer d.Close()
+		b, _ := d.ReadFile(context.Background(), "model.json")
+		return string(b)
+	}
+	before := stamp()
+	if before == "" {
+		t.Fatal("no model.json in the bucket")
+	}
+	r = run(t, "run", job, "--quiet", "--set", "output="+out)
+	if r.code != 0 || strings.Count(r.stdout, "up to date") != 4 || stamp() != before {
+		t.Errorf("second run was not a no-op: %d\n%s", r.code, r.stdout)
+	}
+	writePNG(t, filepath.Join(dir, "img", "test", "red", "new.png"), picture(40, 40, 1))
+	r = run(t, "run", job, "--quiet", "--set", "output="+out)
+	if r.code != 0 || !strings.Contains(r.stdout, "featurize test         done") || !strings.Contains(r.stdout, "featurize train        up to date") {
+		t.Errorf("new image: %d\n%s", r.code, r.stdout)
+	}
+	m, err := table.ReadManifest(storage.Join(out, "features", "test"))
+	if err != nil || m.Generation != 1 {
+		t.Errorf("the test split was not updated incrementally: %+v %v", m, err)
+	}
+	noTempKeys(t, out)
 }

@@ -1,16 +1,14 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/featurizer/featurizer/table"
-	"github.com/parquet-go/parquet-go"
 )
 
 // cmdShow prints a table's provenance, counts and first rows.
@@ -32,7 +30,7 @@ func cmdShow(args []string, stdout io.Writer) error {
 	dir := pos[0]
 	m, err := table.ReadManifest(dir)
 	if err != nil {
-		if _, e := os.Stat(filepath.Join(dir, table.PartName(0))); e == nil {
+		if _, e := table.ReadPart[table.FeatureRow](context.Background(), dir, table.PartName(0)); e == nil {
 			return fmt.Errorf("show: %s has part files but no %s: the job that wrote it did not finish", dir, table.ManifestFile)
 		}
 		return &usageError{fmt.Sprintf("show: %s is not a featurizer table: %v", dir, err)}
@@ -51,10 +49,10 @@ func cmdShow(args []string, stdout io.Writer) error {
 		return nil
 	}
 	fmt.Fprintln(stdout)
-	first := filepath.Join(dir, m.Parts[0].File)
+	first := m.Parts[0].File
 	switch m.Kind {
 	case "predictions":
-		rows, err := parquet.ReadFile[table.PredictionRow](first)
+		rows, err := table.ReadPart[table.PredictionRow](context.Background(), dir, first)
 		if err != nil {
 			return err
 		}
@@ -66,7 +64,7 @@ func cmdShow(args []string, stdout io.Writer) error {
 			fmt.Fprintf(stdout, "%s\n    %s (%d, %.3f); top: %s\n", r.Path, r.Prediction, r.PredictionIndex, r.Probability, strings.Join(top, ", "))
 		}
 	default:
-		rows, err := parquet.ReadFile[table.FeatureRow](first)
+		rows, err := table.ReadPart[table.FeatureRow](context.Background(), dir, first)
 		if err != nil {
 			return err
 		}
