@@ -17,13 +17,15 @@ AZURITE_VERSION := 3.35.0
 # version; the stamp file next to the binary records which one is there.
 MINIO_VERSION := v0.0.0-20260212201848-7aac2a2c5b7c
 MINIO_BIN := $(CACHE)/tools/bin/minio
+FAKE_GCS_VERSION := v1.56.1
+FAKE_GCS_BIN := $(CACHE)/tools/bin/fake-gcs-server
 
 setup: deps ort tools ## install the Debian libraries, the pinned ONNX Runtime and the test servers
 	$(GO) mod download
 
-# Azurite (Azure Blob emulator, from npm) and MinIO (S3, go install, a few
-# minutes the first time): the storage tests start them on loopback
-# themselves.
+# Azurite (Azure Blob emulator, from npm), MinIO (S3, go install, a few
+# minutes the first time) and fake-gcs-server (Google Cloud Storage, go
+# install): the storage tests start them on loopback themselves.
 tools:
 	@if [ "$$($(CACHE)/tools/node_modules/.bin/azurite-blob --version 2>/dev/null)" = "$(AZURITE_VERSION)" ]; then \
 	  echo "azurite $(AZURITE_VERSION): $(CACHE)/tools"; \
@@ -38,6 +40,14 @@ tools:
 	  GOBIN=$(CACHE)/tools/bin CGO_ENABLED=0 $(GO) install github.com/minio/minio@$(MINIO_VERSION) && \
 	  echo "$(MINIO_VERSION)" > $(MINIO_BIN).version && \
 	  echo "minio $(MINIO_VERSION) installed in $(MINIO_BIN)"; \
+	fi
+	@if [ -x $(FAKE_GCS_BIN) ] && [ "$$(cat $(FAKE_GCS_BIN).version 2>/dev/null)" = "$(FAKE_GCS_VERSION)" ]; then \
+	  echo "fake-gcs-server $(FAKE_GCS_VERSION): $(FAKE_GCS_BIN)"; \
+	else \
+	  rm -f $(FAKE_GCS_BIN).version && mkdir -p $(CACHE)/tools/bin && \
+	  GOBIN=$(CACHE)/tools/bin CGO_ENABLED=0 $(GO) install github.com/fsouza/fake-gcs-server@$(FAKE_GCS_VERSION) && \
+	  echo "$(FAKE_GCS_VERSION)" > $(FAKE_GCS_BIN).version && \
+	  echo "fake-gcs-server $(FAKE_GCS_VERSION) installed in $(FAKE_GCS_BIN)"; \
 	fi
 
 deps:

@@ -56,6 +56,11 @@ func backends(t *testing.T) []backend {
 	}
 	t.Cleanup(func() { s.(*Blob).Close() })
 	out = append(out, backend{"azurite", s, root, put, nil})
+	// Google Cloud Storage's JSON API (fake-gcs-server) on loopback.
+	g := testservers.FakeGCS(t)
+	out = append(out, resolved(t, "gcs", g.URL("images"), func(rel string, data []byte) error {
+		return g.Put("images/"+rel, data)
+	}, nil))
 	// A real S3 server (MinIO) on loopback.
 	m := testservers.MinIO(t)
 	out = append(out, resolved(t, "minio", m.URL("images"), func(rel string, data []byte) error {
@@ -234,6 +239,7 @@ func TestResolve(t *testing.T) {
 func TestDirConformance(t *testing.T) {
 	ctx := context.Background()
 	azurite, _ := testservers.Azurite(t)
+	g := testservers.FakeGCS(t)
 	m := testservers.MinIO(t)
 	fm := testservers.MinIO(t)
 	proxy := fm.FaultProxy(t, testservers.FaultOptions{Seed: 3, SlowDown: 0.08, DropBefore: 0.06, DropMidResponse: 0.06, Delay: 0.04, DelayDuration: 50 * time.Millisecond})
@@ -241,6 +247,7 @@ func TestDirConformance(t *testing.T) {
 		{"local", filepath.Join(t.TempDir(), "out")},
 		{"mem", "mem://bucket/out"},
 		{"azurite", strings.Replace(azurite, "/images?", "/out?", 1)},
+		{"gcs", g.URL("out")},
 		{"minio", m.URL("out")},
 		{"minio+faults", proxy.URL("out")},
 	}
