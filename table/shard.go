@@ -128,7 +128,7 @@ func PrepareShard(ctx context.Context, dir storage.Dir, s Shard, overwrite bool)
 				return err
 			}
 		}
-		return removeTemps(ctx, dir)
+		return s.removeTemps(ctx, dir)
 	}
 	rej, _ := dir.List(ctx, RejectsDir)
 	for _, e := range rej {
@@ -152,7 +152,36 @@ func PrepareIncrementalShard(ctx context.Context, dir storage.Dir, s Shard) erro
 	if s.Done(ctx, dir) {
 		return fmt.Errorf("%w: %s already holds the finished parts of shard %s of this incremental run", ErrOutputExists, dir.Location(), s)
 	}
-	return removeTemps(ctx, dir)
+	return s.removeTemps(ctx, dir)
+}
+
+// removeTemps deletes the temporaries this shard's killed run left, and
+// only those: the other shards, running now, have theirs in flight.
+func (s Shard) removeTemps(ctx context.Context, dir storage.Dir) error {
+	own := []string{"." + s.prefix(), "." + path.Base(s.doneFile()) + ".tmp-", fmt.Sprintf("._summary-s%03d.json.tmp-", s.Index)}
+	for _, sub := range []string{"", RejectsDir, ShardsDir} {
+		ents, err := dir.List(ctx, sub)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		for _, e := range ents {
+			if e.IsDir || !storage.IsTemp(e.Name) {
+				continue
+			}
+			for _, p := range own {
+				if strings.HasPrefix(e.Name, p) {
+					if err := dir.Remove(ctx, path.Join(sub, e.Name)); err != nil {
+						return err
+					}
+					break
+				}
+			}
+		}
+	}
+	return nil
 }
 
 // ShardDone records a finished shard. When every shard of the run has

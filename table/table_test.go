@@ -101,3 +101,34 @@ func TestSparkListLayout(t *testing.T) {
 		t.Errorf("created_by %q", pf.Metadata().CreatedBy)
 	}
 }
+
+// A shard that starts (or resumes) removes its own leftovers only: the
+// other shards' temporaries are files being written right now.
+func TestShardRemovesOnlyItsTemps(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	d := storage.NewLocalDir(dir)
+	os.MkdirAll(filepath.Join(dir, RejectsDir), 0o755)
+	os.MkdirAll(filepath.Join(dir, ShardsDir), 0o755)
+	files := map[string]bool{ // name -> removed by shard 1 of generation 1
+		".part-g0001-s001-00000.parquet.tmp-1":               true,
+		RejectsDir + "/.part-g0001-s001-00003.parquet.tmp-2": true,
+		ShardsDir + "/.shard-g0001-001-of-004.json.tmp-3":    true,
+		"._summary-s001.json.tmp-4":                          true,
+		".part-g0001-s002-00000.parquet.tmp-5":               false,
+		ShardsDir + "/.shard-g0001-002-of-004.json.tmp-6":    false,
+		"._manifest.json.tmp-7":                              false,
+	}
+	for n := range files {
+		os.WriteFile(filepath.Join(dir, n), []byte("x"), 0o644)
+	}
+	if err := PrepareIncrementalShard(ctx, d, Shard{Index: 1, Count: 4, Gen: 1}); err != nil {
+		t.Fatal(err)
+	}
+	for n, removed := range files {
+		_, err := os.Stat(filepath.Join(dir, n))
+		if removed != (err != nil) {
+			t.Errorf("%s: removed %v, want %v", n, err != nil, removed)
+		}
+	}
+}
