@@ -151,13 +151,12 @@ type setup struct {
 	src       *inputs.Source
 	prov      table.Provenance
 	start     time.Time
-	output    string
 	out       storage.Dir
 }
 
 func (c *Common) setup(ctx context.Context, logits, features bool) (*setup, error) {
 	c.defaults()
-	s := &setup{start: time.Now(), output: c.Output}
+	s := &setup{start: time.Now()}
 	if c.Input == "" {
 		return nil, &ConfigError{errors.New("input: no input given (a directory of images or a .csv/.parquet manifest)")}
 	}

@@ -162,7 +162,7 @@ func predictFeatures(ctx context.Context, c PredictModelConfig, model string, ar
 		prov = t.Manifest.Provenance
 		prov.Labels = art.Classes
 	}
-	s := &setup{output: c.Output, out: out, prov: prov, start: start}
+	s := &setup{out: out, prov: prov, start: start}
 	k := min(c.TopK, art.Head.K)
 	sink := newPartSink(ctx, out, table.Shard{}, c.RowsPerPart, s.footer(), func(r featurize.Result) table.PredictionRow {
 		row := PredictRow(r.Logits, false, art.Classes, k)

@@ -5,10 +5,7 @@ import (
 	"fmt"
 	"math/rand"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"runtime"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -26,7 +23,7 @@ import (
 func BenchmarkMinIOGet(b *testing.B) {
 	srv := testservers.MinIO(b)
 	if cores := os.Getenv("FEATURIZER_BENCH_SERVER_CORES"); cores != "" {
-		if err := pin("minio", cores); err != nil {
+		if err := testservers.PinProcess("minio", cores); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -79,19 +76,4 @@ func BenchmarkMinIOGet(b *testing.B) {
 				readers, runtime.NumCPU(), float64(total)/dt.Seconds(), cpu.Seconds()*1000/float64(total))
 		})
 	}
-}
-
-// pin restricts every process named name (all threads) to cpus.
-func pin(name, cpus string) error {
-	ents, _ := os.ReadDir("/proc")
-	for _, e := range ents {
-		comm, err := os.ReadFile(filepath.Join("/proc", e.Name(), "comm"))
-		if err != nil || strings.TrimSpace(string(comm)) != name {
-			continue
-		}
-		if out, err := exec.Command("taskset", "-a", "-p", "-c", cpus, e.Name()).CombinedOutput(); err != nil {
-			return fmt.Errorf("taskset: %v %s", err, out)
-		}
-	}
-	return nil
 }

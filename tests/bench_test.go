@@ -31,18 +31,6 @@ func benchImages(b *testing.B, split string) (models, images string) {
 	return filepath.Join(sh, "models"), filepath.Join(sh, "data", "clothing-small", split)
 }
 
-func featurizeOnce(b *testing.B, env []string, args ...string) (time.Duration, *os.ProcessState) {
-	b.Helper()
-	cmd := exec.Command(binary, args...)
-	cmd.Env = append(os.Environ(), env...)
-	t0 := time.Now()
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		b.Fatalf("%v: %s", err, out)
-	}
-	return time.Since(t0), cmd.ProcessState
-}
-
 // BenchmarkStorageMinIOvsLocal featurizes the same images from local disk
 // to local disk and from MinIO to MinIO (a real server on loopback),
 // alternately; minio/local is the ratio of their throughputs (goal: at
@@ -83,7 +71,7 @@ func BenchmarkStorageMinIOvsLocal(b *testing.B) {
 	// of its own with featurizer on the others (taskset), which is what a
 	// remote object store is to the job: its CPU is not the job's.
 	cores := runtime.NumCPU()
-	pinned := cores >= 2 && pinProcess("minio", cores-1) == nil
+	pinned := cores >= 2 && testservers.PinProcess("minio", fmt.Sprint(cores-1)) == nil
 	type setup struct {
 		name                                       string
 		prefix                                     []string
@@ -99,18 +87,18 @@ func BenchmarkStorageMinIOvsLocal(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		for _, su := range setups {
 			if su.prefix == nil {
-				pinProcess("minio", -1)
+				testservers.PinProcess("minio", fmt.Sprintf("0-%d", cores-1))
 			} else {
-				pinProcess("minio", cores-1)
+				testservers.PinProcess("minio", fmt.Sprint(cores-1))
 			}
 			t, ps := featurizeCmd(b, su.prefix, args(images, filepath.Join(dir, "local"))...)
 			su.local += t
 			su.localCPU += cpu(ps)
-			s0 := processCPU("minio")
+			s0 := testservers.ProcessCPU("minio")
 			t, ps = featurizeCmd(b, su.prefix, args(srv.URL("images"), srv.URL(fmt.Sprintf("features-%d", i)))...)
 			su.remote += t
 			su.remoteCPU += cpu(ps)
-			su.server += processCPU("minio") - s0
+			su.server += testservers.ProcessCPU("minio") - s0
 		}
 	}
 	b.StopTimer()
@@ -146,31 +134,6 @@ func featurizeCmd(b *testing.B, prefix []string, args ...string) (time.Duration,
 	return time.Since(t0), cmd.ProcessState
 }
 
-// pinProcess restricts the processes named name (all their threads) to
-// one core, or with core < 0 lets them run anywhere again.
-func pinProcess(name string, core int) error {
-	cpus := fmt.Sprint(core)
-	if core < 0 {
-		cpus = fmt.Sprintf("0-%d", runtime.NumCPU()-1)
-	}
-	ents, _ := os.ReadDir("/proc")
-	found := false
-	for _, e := range ents {
-		comm, err := os.ReadFile(filepath.Join("/proc", e.Name(), "comm"))
-		if err != nil || strings.TrimSpace(string(comm)) != name {
-			continue
-		}
-		found = true
-		if out, err := exec.Command("taskset", "-a", "-p", "-c", cpus, e.Name()).CombinedOutput(); err != nil {
-			return fmt.Errorf("taskset: %v %s", err, out)
-		}
-	}
-	if !found {
-		return fmt.Errorf("no %s process", name)
-	}
-	return nil
-}
-
 // BenchmarkShards runs 1, 2 and 4 shard processes in parallel on the same
 // images, the cores split between them (threads and workers per process:
 // cores/n, at least 1), and reports throughput and CPU time per image
@@ -195,7 +158,7 @@ func BenchmarkShards(b *testing.B) {
 					wg.Add(1)
 					go func(s int) {
 						defer wg.Done()
-						_, ps := featurizeOnce(b, nil, "featurize", "--backbone", "mobilenetv2", "--models-dir", models, "--offline",
+						_, ps := featurizeCmd(b, nil, "featurize", "--backbone", "mobilenetv2", "--models-dir", models, "--offline",
 							"--input", images, "--output", out, "--shard", fmt.Sprintf("%d/%d", s, n),
 							"--threads", fmt.Sprint(per), "--workers", fmt.Sprint(per), "--quiet")
 						mu.Lock()
@@ -233,32 +196,4 @@ func BenchmarkShards(b *testing.B) {
 				strings.TrimSpace(fmt.Sprintf("%.3fx the CPU per image of one process", cpuMs/base)))
 		})
 	}
-}
-
-// processCPU sums the CPU time (user + system) of the running processes
-// named name, from /proc (0 where there is none).
-func processCPU(name string) time.Duration {
-	var total time.Duration
-	ents, _ := os.ReadDir("/proc")
-	for _, e := range ents {
-		comm, err := os.ReadFile(filepath.Join("/proc", e.Name(), "comm"))
-		if err != nil || strings.TrimSpace(string(comm)) != name {
-			continue
-		}
-		stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
-		if err != nil {
-			continue
-		}
-		// Fields after the command name (which may hold spaces): utime and
-		// stime are the 12th and 13th, in clock ticks (100 per second).
-		_, rest, _ := strings.Cut(string(stat), ") ")
-		f := strings.Fields(rest)
-		if len(f) > 12 {
-			var u, s int64
-			fmt.Sscan(f[11], &u)
-			fmt.Sscan(f[12], &s)
-			total += time.Duration(u+s) * 10 * time.Millisecond
-		}
-	}
-	return total
 }

@@ -4,13 +4,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"math/rand"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -140,31 +138,10 @@ func TestIncremental(t *testing.T) {
 	}
 	os.Remove(filepath.Join(in, "x", "04.png"))
 	writePNG(t, filepath.Join(in, "x", "06.png"), picture(300, 220, 102))
-	rng := rand.New(rand.NewSource(3))
-	kills := 0
-	for trial := 0; trial < 6; trial++ {
-		cmd := exec.Command(binary, args(out, "--incremental")...)
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		done := make(chan error, 1)
-		go func() { done <- cmd.Wait() }()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Fatalf("trial %d: %v", trial, err)
-			}
-			trial = 100
-			continue
-		case <-time.After(time.Duration(50+rng.Intn(400)) * time.Millisecond):
-		}
-		cmd.Process.Signal(syscall.SIGKILL)
-		<-done
-		kills++
-		if _, err := os.Stat(filepath.Join(out, table.SuccessFile)); err == nil {
-			break
-		}
-	}
+	kills := killAtRandom(t, 3, 6, 50, 400, args(out, "--incremental"), func(int) bool {
+		_, err := os.Stat(filepath.Join(out, table.SuccessFile))
+		return err == nil
+	})
 	if _, err := os.Stat(filepath.Join(out, table.SuccessFile)); err != nil {
 		if r := run(t, args(out)...); r.code != 0 { // no flag: an interrupted incremental run goes on
 			t.Fatalf("final rerun: %d %s", r.code, r.stderr)
@@ -200,23 +177,7 @@ func TestIncrementalShards(t *testing.T) {
 	}
 	shards := func(out string, extra ...string) {
 		t.Helper()
-		var wg sync.WaitGroup
-		errs := make([]string, 4)
-		for i := 0; i < 4; i++ {
-			wg.Add(1)
-			go func(i int) {
-				defer wg.Done()
-				if r := run(t, args(out, append(extra, "--shard", fmt.Sprintf("%d/4", i))...)...); r.code != 0 {
-					errs[i] = r.stderr
-				}
-			}(i)
-		}
-		wg.Wait()
-		for i, e := range errs {
-			if e != "" {
-				t.Fatalf("shard %d: %s", i, e)
-			}
-		}
+		runShards(t, 4, func(i int) []string { return args(out, append(extra, "--shard", fmt.Sprintf("%d/4", i))...) }, nil)
 	}
 	out := filepath.Join(dir, "table")
 	shards(out)
@@ -234,24 +195,10 @@ func TestIncrementalShards(t *testing.T) {
 	time.Sleep(150 * time.Millisecond)
 	cmd.Process.Signal(syscall.SIGKILL)
 	cmd.Wait()
-	var wg sync.WaitGroup
-	errs := make([]string, 4)
-	for i := 0; i < 4; i++ {
-		wg.Add(1)
-		go func(i int) {
-			defer wg.Done()
-			r := run(t, args(out, "--incremental", "--shard", fmt.Sprintf("%d/4", i))...)
-			if r.code != 0 && !(i == 2 && strings.Contains(r.stderr, "already holds the finished parts")) {
-				errs[i] = r.stderr
-			}
-		}(i)
-	}
-	wg.Wait()
-	for i, e := range errs {
-		if e != "" {
-			t.Fatalf("incremental shard %d: %s", i, e)
-		}
-	}
+	runShards(t, 4, func(i int) []string { return args(out, "--incremental", "--shard", fmt.Sprintf("%d/4", i)) },
+		func(i int, output string) bool {
+			return i == 2 && strings.Contains(output, "already holds the finished parts")
+		})
 	clean := filepath.Join(dir, "clean")
 	if r := run(t, args(clean)...); r.code != 0 {
 		t.Fatal(r.stderr)

@@ -7,13 +7,9 @@ import (
 	"fmt"
 	"image/png"
 	"math"
-	"math/rand"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -187,23 +183,7 @@ func TestMinIOShardsAndKill9(t *testing.T) {
 		t.Fatal(r.stderr)
 	}
 	sharded := srv.URL("sharded")
-	var wg sync.WaitGroup
-	errs := make([]string, 4)
-	for i := 0; i < 4; i++ {
-		wg.Add(1)
-		go func(i int) {
-			defer wg.Done()
-			if out, err := exec.Command(binary, args(sharded, "--shard", fmt.Sprintf("%d/4", i))...).CombinedOutput(); err != nil {
-				errs[i] = fmt.Sprintf("shard %d: %v %s", i, err, out)
-			}
-		}(i)
-	}
-	wg.Wait()
-	for _, e := range errs {
-		if e != "" {
-			t.Fatal(e)
-		}
-	}
+	runShards(t, 4, func(i int) []string { return args(sharded, "--shard", fmt.Sprintf("%d/4", i)) }, nil)
 	sameTable(t, one, sharded)
 	m, _ := table.ReadManifest(sharded)
 	if len(m.Parts) < 4 {
@@ -219,21 +199,7 @@ func TestMinIOShardsAndKill9(t *testing.T) {
 	var buf bytes.Buffer
 	png.Encode(&buf, picture(400, 300, 99))
 	srv.Put("images/x/00.png", buf.Bytes())
-	for i := 0; i < 4; i++ {
-		wg.Add(1)
-		go func(i int) {
-			defer wg.Done()
-			if out, err := exec.Command(binary, args(sharded, "--incremental", "--shard", fmt.Sprintf("%d/4", i))...).CombinedOutput(); err != nil {
-				errs[i] = fmt.Sprintf("incremental shard %d: %v %s", i, err, out)
-			}
-		}(i)
-	}
-	wg.Wait()
-	for _, e := range errs {
-		if e != "" {
-			t.Fatal(e)
-		}
-	}
+	runShards(t, 4, func(i int) []string { return args(sharded, "--incremental", "--shard", fmt.Sprintf("%d/4", i)) }, nil)
 	fresh := srv.URL("fresh")
 	if r := run(t, args(fresh)...); r.code != 0 {
 		t.Fatal(r.stderr)
@@ -255,47 +221,16 @@ func TestMinIOShardsAndKill9(t *testing.T) {
 	}
 
 	killed := srv.URL("killed")
-	rng := rand.New(rand.NewSource(2))
-	kills := 0
-	for trial := 0; trial < 6; trial++ {
-		cmd := exec.Command(binary, args(killed)...)
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		done := make(chan error, 1)
-		go func() { done <- cmd.Wait() }()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Fatalf("trial %d: %v", trial, err)
-			}
-			trial = 100
-			continue
-		case <-time.After(time.Duration(30+rng.Intn(400)) * time.Millisecond):
-		}
-		cmd.Process.Signal(syscall.SIGKILL)
-		<-done
-		kills++
+	kills := killAtRandom(t, 2, 6, 30, 400, args(killed), func(kills int) bool {
 		// Whatever is visible is whole.
+		if _, err := table.ReadAll[table.FeatureRow](killed); err != nil {
+			t.Fatalf("after kill %d: %v", kills, err)
+		}
 		d, _ := storage.OpenDir(context.Background(), killed)
-		ents, _ := d.List(context.Background(), "")
-		for _, e := range ents {
-			if strings.HasPrefix(e.Name, "part-") {
-				if _, err := table.ReadAll[table.FeatureRow](storage.Join(killed)); err != nil {
-					t.Fatalf("after kill %d: %s: %v", kills, e.Name, err)
-				}
-				break
-			}
-		}
-		done2 := false
-		if _, err := d.ReadFile(context.Background(), table.SuccessFile); err == nil {
-			done2 = true
-		}
-		d.Close()
-		if done2 {
-			break
-		}
-	}
+		defer d.Close()
+		_, err := d.ReadFile(context.Background(), table.SuccessFile)
+		return err == nil
+	})
 	if r := run(t, args(killed)...); r.code != 0 && !strings.Contains(r.stderr, "already holds a complete table") {
 		t.Fatalf("final rerun: %d %s", r.code, r.stderr)
 	}

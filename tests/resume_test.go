@@ -3,7 +3,6 @@ package tests
 import (
 	"fmt"
 	"math"
-	"math/rand"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -37,27 +36,7 @@ func TestKill9Resume(t *testing.T) {
 		t.Fatal(r.stderr)
 	}
 	out := filepath.Join(dir, "killed")
-	rng := rand.New(rand.NewSource(1))
-	kills := 0
-	for trial := 0; trial < 8; trial++ {
-		cmd := exec.Command(binary, args(out)...)
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		done := make(chan error, 1)
-		go func() { done <- cmd.Wait() }()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Fatalf("trial %d: %v", trial, err)
-			}
-			trial = 100 // finished before the kill
-			continue
-		case <-time.After(time.Duration(100+rng.Intn(500)) * time.Millisecond):
-		}
-		cmd.Process.Signal(syscall.SIGKILL)
-		<-done
-		kills++
+	kills := killAtRandom(t, 1, 8, 100, 500, args(out), func(kills int) bool {
 		// Whatever is visible is whole.
 		parts, _ := filepath.Glob(filepath.Join(out, "part-*.parquet"))
 		for _, p := range parts {
@@ -65,10 +44,9 @@ func TestKill9Resume(t *testing.T) {
 				t.Fatalf("after kill %d: %s is not a whole Parquet file: %v", kills, p, err)
 			}
 		}
-		if _, err := os.Stat(filepath.Join(out, table.SuccessFile)); err == nil {
-			break // it had finished
-		}
-	}
+		_, err := os.Stat(filepath.Join(out, table.SuccessFile))
+		return err == nil // it had finished
+	})
 	if _, err := os.Stat(filepath.Join(out, table.SuccessFile)); err != nil {
 		if r := run(t, args(out)...); r.code != 0 {
 			t.Fatalf("final rerun: %d %s", r.code, r.stderr)

@@ -4,10 +4,8 @@ import (
 	"fmt"
 	"math"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/featurizer/featurizer/internal/testmodels"
@@ -30,25 +28,10 @@ func TestShardsEqualOneRun(t *testing.T) {
 		t.Fatal(r.stderr)
 	}
 	sharded := filepath.Join(dir, "sharded")
-	var wg sync.WaitGroup
-	errs := make([]string, 4)
-	for i := 0; i < 4; i++ {
-		wg.Add(1)
-		go func(i int) {
-			defer wg.Done()
-			cmd := exec.Command(binary, "featurize", "--backbone", model, "--spec", spec, "--input", in, "--output", sharded,
-				"--shard", fmt.Sprintf("%d/4", i), "--quiet", "--rows-per-part", "7")
-			if out, err := cmd.CombinedOutput(); err != nil {
-				errs[i] = fmt.Sprintf("shard %d: %v %s", i, err, out)
-			}
-		}(i)
-	}
-	wg.Wait()
-	for _, e := range errs {
-		if e != "" {
-			t.Fatal(e)
-		}
-	}
+	runShards(t, 4, func(i int) []string {
+		return []string{"featurize", "--backbone", model, "--spec", spec, "--input", in, "--output", sharded,
+			"--shard", fmt.Sprintf("%d/4", i), "--quiet", "--rows-per-part", "7"}
+	}, nil)
 	a, _ := table.ReadAll[table.FeatureRow](one)
 	m, err := table.ReadManifest(sharded)
 	if err != nil {

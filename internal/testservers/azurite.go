@@ -9,7 +9,6 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -22,46 +21,13 @@ const (
 	azuriteKey     = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
 )
 
-// azuriteBin finds azurite-blob: $FEATURIZER_AZURITE, the tools that make
-// setup installs, or PATH.
-func azuriteBin() string {
-	if p := os.Getenv("FEATURIZER_AZURITE"); p != "" {
-		return p
-	}
-	cache := os.Getenv("FEATURIZER_CACHE")
-	if cache == "" {
-		if d, err := os.UserCacheDir(); err == nil {
-			cache = filepath.Join(d, "featurizer")
-		}
-	}
-	if p := filepath.Join(cache, "tools", "node_modules", ".bin", "azurite-blob"); fileExists(p) {
-		return p
-	}
-	if p, err := exec.LookPath("azurite-blob"); err == nil {
-		return p
-	}
-	return ""
-}
-
-func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 // Azurite runs a real Azurite blob server on loopback for the test and
 // returns the azblob:// location of the images/ prefix of a fresh
 // container, and a function that uploads an object under that prefix. It
 // sets AZURE_STORAGE_ACCOUNT and AZURE_STORAGE_KEY for the test.
 func Azurite(t *testing.T) (string, func(rel string, data []byte) error) {
 	t.Helper()
-	bin := azuriteBin()
+	bin := findTool("FEATURIZER_AZURITE", "node_modules/.bin/azurite-blob", "azurite-blob")
 	if bin == "" {
 		msg := "azurite-blob not found (make setup installs it with npm)"
 		if os.Getenv("FEATURIZER_REQUIRE_SERVERS") != "" {
@@ -69,7 +35,7 @@ func Azurite(t *testing.T) (string, func(rel string, data []byte) error) {
 		}
 		t.Skip(msg)
 	}
-	port := freePort(t)
+	port := loopbackPort(t)
 	cmd := exec.Command(bin, "--blobHost", "127.0.0.1", "--blobPort", fmt.Sprint(port),
 		"--disableTelemetry", "--skipApiVersionCheck", "--inMemoryPersistence", "--silent")
 	if err := cmd.Start(); err != nil {

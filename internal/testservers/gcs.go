@@ -7,7 +7,6 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -20,27 +19,6 @@ type GCSServer struct {
 	Endpoint string // http://127.0.0.1:PORT
 }
 
-// fakeGCSBin finds fake-gcs-server: $FEATURIZER_FAKE_GCS, the tools that
-// make setup installs, or PATH.
-func fakeGCSBin() string {
-	if p := os.Getenv("FEATURIZER_FAKE_GCS"); p != "" {
-		return p
-	}
-	cache := os.Getenv("FEATURIZER_CACHE")
-	if cache == "" {
-		if d, err := os.UserCacheDir(); err == nil {
-			cache = filepath.Join(d, "featurizer")
-		}
-	}
-	if p := filepath.Join(cache, "tools", "bin", "fake-gcs-server"); fileExists(p) {
-		return p
-	}
-	if p, err := exec.LookPath("fake-gcs-server"); err == nil {
-		return p
-	}
-	return ""
-}
-
 // FakeGCS starts a fake GCS server for the test, creates a bucket and sets
 // STORAGE_EMULATOR_HOST, which gocloud.dev's gcsblob (and Google's client)
 // follow: gs:// locations then go to the server, without credentials. One
@@ -48,7 +26,7 @@ func fakeGCSBin() string {
 // the server is not installed, unless FEATURIZER_REQUIRE_SERVERS is set.
 func FakeGCS(t testing.TB) *GCSServer {
 	t.Helper()
-	bin := fakeGCSBin()
+	bin := findTool("FEATURIZER_FAKE_GCS", "bin/fake-gcs-server", "fake-gcs-server")
 	if bin == "" {
 		msg := "fake-gcs-server not found (make setup installs it with go install; or set FEATURIZER_FAKE_GCS)"
 		if os.Getenv("FEATURIZER_REQUIRE_SERVERS") != "" {

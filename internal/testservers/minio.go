@@ -12,7 +12,6 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -36,28 +35,6 @@ type MinIOServer struct {
 	Dir      string // the server's data directory
 }
 
-// minioBin finds the minio binary: $FEATURIZER_MINIO, the tools that make
-// setup installs ($FEATURIZER_CACHE or the user cache dir + featurizer,
-// then tools/bin/minio), or PATH.
-func minioBin() string {
-	if p := os.Getenv("FEATURIZER_MINIO"); p != "" {
-		return p
-	}
-	cache := os.Getenv("FEATURIZER_CACHE")
-	if cache == "" {
-		if d, err := os.UserCacheDir(); err == nil {
-			cache = filepath.Join(d, "featurizer")
-		}
-	}
-	if p := filepath.Join(cache, "tools", "bin", "minio"); fileExists(p) {
-		return p
-	}
-	if p, err := exec.LookPath("minio"); err == nil {
-		return p
-	}
-	return ""
-}
-
 var minioSeq atomic.Int64
 
 // MinIO runs a real MinIO server on loopback for the test (its data in a
@@ -69,7 +46,7 @@ var minioSeq atomic.Int64
 // set, where it fails.
 func MinIO(t testing.TB) *MinIOServer {
 	t.Helper()
-	bin := minioBin()
+	bin := findTool("FEATURIZER_MINIO", "bin/minio", "minio")
 	if bin == "" {
 		msg := "minio not found (make setup installs it with go install; or set FEATURIZER_MINIO)"
 		if os.Getenv("FEATURIZER_REQUIRE_SERVERS") != "" {
