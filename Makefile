@@ -3,10 +3,11 @@ SHELL := /bin/bash
 GO ?= go
 BIN := bin/featurizer
 SHARED ?= ../shared
-# Debian packages: libturbojpeg for the JPEG decoder and OpenBLAS for the
-# head's matrix products (cgo); Pillow, numpy, torchvision and scikit-learn
-# for the reference tests and benchmarks that pin our results to theirs.
-APT_PACKAGES := libturbojpeg0-dev libopenblas-dev python3-pil python3-numpy python3-torchvision python3-sklearn
+# Debian packages: libjpeg-turbo and zlib for the JPEG and PNG decoders
+# (driven as Pillow drives them) and OpenBLAS for the head's matrix products
+# (cgo); Pillow, numpy, torchvision and scikit-learn for the reference tests
+# and benchmarks that pin our results to theirs.
+APT_PACKAGES := libjpeg62-turbo-dev zlib1g-dev libopenblas-dev python3-pil python3-numpy python3-torchvision python3-sklearn
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: setup deps ort tools build test lint demo bench clean

@@ -37,18 +37,14 @@ type Decoder struct {
 	FastDecode bool
 	MinSize    func(w, h int) (minW, minH int)
 
-	tj   *turbo
 	pix  []uint8
 	cmyk []uint8
 	obuf []uint8
 }
 
-// Close frees the libjpeg-turbo handle.
+// Close releases the decoder's buffers.
 func (d *Decoder) Close() {
-	if d.tj != nil {
-		d.tj.close()
-		d.tj = nil
-	}
+	d.pix, d.cmyk, d.obuf = nil, nil, nil
 }
 
 // Sniff names an image format from its first bytes, or "".
@@ -90,6 +86,16 @@ func (d *Decoder) Decode(data []byte) (img *RGB, err error) {
 		return nil, errors.New("unknown image format (not JPEG, PNG, GIF, BMP, WebP or TIFF)")
 	case "jpeg":
 		img, err = d.decodeJPEG(data)
+	case "png":
+		// Judged as Pillow reads PNGs; Go's decoder then reads the rows
+		// Pillow used, from a normalized file.
+		var p *pngImage
+		if p, err = pngOpen(data, d.checkSize); err == nil {
+			if img, err = d.decodeStd(p.norm, format); err == nil {
+				img, d.obuf = orient(img, p.orientation, d.obuf)
+			}
+		}
+		return img, err
 	default:
 		img, err = d.decodeStd(data, format)
 	}
@@ -114,29 +120,25 @@ func (d *Decoder) checkSize(w, h int) error {
 	return nil
 }
 
+// decodeJPEG accepts and decodes a JPEG exactly as Pillow does: its
+// marker walk first (jpegOpen), then libjpeg-turbo driven as Pillow drives
+// it (jpegDecode).
 func (d *Decoder) decodeJPEG(data []byte) (*RGB, error) {
-	if d.tj == nil {
-		tj, err := newTurbo()
-		if err != nil {
-			return nil, err
-		}
-		d.tj = tj
-	}
-	hdr, err := d.tj.header(data)
+	f, err := jpegOpen(data)
 	if err != nil {
 		return nil, err
 	}
-	if err := d.checkSize(hdr.w, hdr.h); err != nil {
+	if err := d.checkSize(f.w, f.h); err != nil {
 		return nil, err
 	}
-	w, h := hdr.w, hdr.h
+	w, h, num := f.w, f.h, 8
 	if d.FastDecode && d.MinSize != nil {
-		minW, minH := d.MinSize(hdr.w, hdr.h)
-		w, h = scaledSize(hdr.w, hdr.h, minW, minH)
+		minW, minH := d.MinSize(f.w, f.h)
+		w, h, num = scaledSize(f.w, f.h, minW, minH)
 	}
-	if hdr.colorspace == tjcsCMYK || hdr.colorspace == tjcsYCCK {
+	if f.mode == jpegCMYK {
 		d.cmyk = grow(d.cmyk, w*h*4)
-		if err := d.tj.decode(data, w, h, true, d.cmyk); err != nil {
+		if err := jpegDecode(data, f.mode, w, h, num, d.cmyk); err != nil {
 			return nil, err
 		}
 		d.pix = grow(d.pix, w*h*3)
@@ -148,7 +150,7 @@ func (d *Decoder) decodeJPEG(data []byte) (*RGB, error) {
 		return &RGB{W: w, H: h, Pix: d.pix}, nil
 	}
 	d.pix = grow(d.pix, w*h*3)
-	if err := d.tj.decode(data, w, h, false, d.pix); err != nil {
+	if err := jpegDecode(data, f.mode, w, h, num, d.pix); err != nil {
 		return nil, err
 	}
 	return &RGB{W: w, H: h, Pix: d.pix}, nil

@@ -110,6 +110,18 @@ func FuzzDecode(f *testing.F) {
 			f.Add(b)
 		}
 	}
+	// Every JPEG structure: progressive, restart markers, arithmetic
+	// coding, grey, CMYK, YCCK.
+	jdir := filepath.Join(dir, "jpegs")
+	names, err := corrupt.WriteDamagedJPEGs(jdir, 1)
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, n := range names {
+		if b, _ := os.ReadFile(filepath.Join(jdir, n)); strings.HasSuffix(n, "-intact.jpg") && len(b) < 64<<10 {
+			f.Add(b)
+		}
+	}
 	for _, p := range []string{"coral-test-images/hot_dog.jpg", "coral-test-images/cat.bmp"} {
 		if b, err := os.ReadFile(filepath.Join("..", "..", "shared", "data", p)); err == nil {
 			f.Add(b)

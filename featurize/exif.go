@@ -24,38 +24,14 @@ func orientationOf(data []byte, format string) int {
 	return 1
 }
 
+// jpegOrientation reads the EXIF block Pillow keeps: the first APP1
+// segment starting "Exif\0" met by its marker walk (jpegOpen).
 func jpegOrientation(b []byte) int {
-	if len(b) < 4 || b[0] != 0xFF || b[1] != 0xD8 {
+	f, err := jpegOpen(b)
+	if err != nil || f.exif == nil {
 		return 1
 	}
-	i := 2
-	for i+4 <= len(b) {
-		if b[i] != 0xFF {
-			return 1
-		}
-		marker := b[i+1]
-		if marker == 0xFF { // fill byte
-			i++
-			continue
-		}
-		if marker == 0xD8 || (marker >= 0xD0 && marker <= 0xD7) || marker == 0x01 {
-			i += 2
-			continue
-		}
-		if marker == 0xDA || marker == 0xD9 { // start of scan, end of image
-			return 1
-		}
-		n := int(binary.BigEndian.Uint16(b[i+2:]))
-		if n < 2 || i+2+n > len(b) {
-			return 1
-		}
-		seg := b[i+4 : i+2+n]
-		if marker == 0xE1 && bytes.HasPrefix(seg, []byte("Exif\x00\x00")) {
-			return tiffOrientation(seg[6:])
-		}
-		i += 2 + n
-	}
-	return 1
+	return tiffOrientation(bytes.TrimPrefix(f.exif, []byte("Exif\x00\x00")))
 }
 
 func pngOrientation(b []byte) int {

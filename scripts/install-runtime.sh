@@ -10,7 +10,7 @@
 #       --archive uses a local copy of the archive instead of downloading it
 #       (it is verified all the same). Needs no root.
 #   install-runtime.sh system-deps --variant cpu|gpu [--dcs] [--dry-run] [--pins FILE]
-#       apt-get install what the binary and the providers load (libturbojpeg,
+#       apt-get install what the binary and the providers load (libjpeg-turbo,
 #       OpenBLAS; gpu: pinned TensorRT 10; gpu --dcs: also the CUDA 12 runtime
 #       and cuDNN 9) and, with --dcs, check the Databricks Container Services
 #       requirements. --dry-run prints the apt command instead (no root).
@@ -230,9 +230,9 @@ cmd_system_deps() {
   local os=ubuntu
   if [ -r /etc/os-release ]; then os=$(sed -n 's/^ID=//p' /etc/os-release | tr -d '"'); fi
   [ "$dry" = 1 ] && os=ubuntu # the image's OS
-  # libturbojpeg's runtime package is named differently on Ubuntu and Debian.
+  # libjpeg-turbo's runtime package is named differently on Ubuntu and Debian.
   local pkgs=(ca-certificates libopenblas0)
-  if [ "$os" = debian ]; then pkgs+=(libturbojpeg0); else pkgs+=(libturbojpeg); fi
+  if [ "$os" = debian ]; then pkgs+=(libjpeg62-turbo); else pkgs+=(libjpeg-turbo8); fi
   if [ "$variant" = gpu ]; then
     local trt
     trt=$(pin TENSORRT_DEB_VERSION)
@@ -314,7 +314,7 @@ cmd_check() {
   dcs_base=$(dockerfile_arg "$dockerfile" DCS_BASE)
   [ "$cuda" = "$(pin CUDA_IMAGE)" ] || bad "Dockerfile ARG CUDA_IMAGE=$cuda, $pins_file pins CUDA_IMAGE=$(pin CUDA_IMAGE)"
   [ "$variant" = gpu ] || bad "Dockerfile ARG VARIANT should default to gpu, is '$variant'"
-  [ "$build" = ubuntu:22.04 ] || bad "Dockerfile ARG BUILD_IMAGE=$build: the binary must be built on the runtime's OS (ubuntu:22.04: glibc 2.35, libturbojpeg.so.0 of jammy)"
+  [ "$build" = ubuntu:22.04 ] || bad "Dockerfile ARG BUILD_IMAGE=$build: the binary must be built on the runtime's OS (ubuntu:22.04: glibc 2.35, libjpeg.so.8 of jammy)"
   [ "$cpu" = ubuntu:22.04 ] || bad "Dockerfile ARG CPU_IMAGE=$cpu: the CPU runtime must be the build's OS (ubuntu:22.04)"
   [[ $dcs_base == databricksruntime/standard:15.4-LTS ]] || bad "Dockerfile ARG DCS_BASE=$dcs_base: the dcs target is checked against databricksruntime/standard:15.4-LTS (Ubuntu 22.04); update this check and docs/container.md together"
   grep -Eq '^FROM \$\{CUDA_IMAGE\} AS base-gpu' "$dockerfile" || bad "Dockerfile: no 'FROM \${CUDA_IMAGE} AS base-gpu' stage"

@@ -97,7 +97,7 @@ func Write(dir string) error {
 		"truncated.jpg":            good[:len(good)*2/3],
 		"text-named.jpg":           []byte("this is a text file with a .jpg name\n"),
 		"huge-header.jpg":          hugeJPEG,
-		"huge-header.png":          pngHeader(60000, 60000),
+		"huge-header.png":          append(pngHeader(60000, 60000), pngChunk("IDAT", []byte{0x78, 0x01})...),
 		"garbage-after-header.png": append(pngHeader(64, 64), bytes.Repeat([]byte{0x5a}, 300)...),
 		"cmyk.jpg":                 cm,
 		"gray16.png":               p16.Bytes(),
@@ -140,8 +140,15 @@ func pngHeader(w, h int) []byte {
 	binary.BigEndian.PutUint32(ihdr[0:], uint32(w))
 	binary.BigEndian.PutUint32(ihdr[4:], uint32(h))
 	ihdr[8], ihdr[9] = 8, 2
-	chunk := append([]byte("IHDR"), ihdr...)
-	binary.Write(&b, binary.BigEndian, uint32(13))
+	b.Write(pngChunk("IHDR", ihdr))
+	return b.Bytes()
+}
+
+// pngChunk frames one PNG chunk.
+func pngChunk(typ string, data []byte) []byte {
+	var b bytes.Buffer
+	chunk := append([]byte(typ), data...)
+	binary.Write(&b, binary.BigEndian, uint32(len(data)))
 	b.Write(chunk)
 	binary.Write(&b, binary.BigEndian, crc32.ChecksumIEEE(chunk))
 	return b.Bytes()
