@@ -71,13 +71,40 @@ func InitRuntime(libPath string) error {
 			return
 		}
 		ort.SetSharedLibraryPath(path)
+		// ONNX Runtime 1.30 starts Microsoft's 1DS telemetry on Linux when
+		// its environment is created: it writes a device ID and an upload
+		// queue under ~/.cache/Microsoft and an empty /tmp/mat-debug-PID.log
+		// (the SDK's trace file), and uploads events. A batch job should do
+		// none of that; ORT_DISABLE_TELEMETRY=1 switches all of it off. A
+		// value the user set is kept.
+		if _, set := os.LookupEnv(ortTelemetryEnv); !set {
+			os.Setenv(ortTelemetryEnv, "1")
+		}
 		if err := ort.InitializeEnvironment(ort.WithLogLevelError()); err != nil {
 			ortErr = fmt.Errorf("load ONNX Runtime from %s: %w", path, err)
 			return
 		}
+		removeTelemetryTrace()
 		ortPath = path
 	})
 	return ortErr
+}
+
+// ortTelemetryEnv is ONNX Runtime's opt-out of its POSIX telemetry.
+const ortTelemetryEnv = "ORT_DISABLE_TELEMETRY"
+
+// removeTelemetryTrace deletes the 1DS SDK's trace file of this process
+// when telemetry runs anyway (the user set ORT_DISABLE_TELEMETRY=0): it
+// stays empty (ONNX Runtime sets the trace mask to 0), so it is litter.
+// Only this process's file, and only when empty.
+func removeTelemetryTrace() {
+	name := fmt.Sprintf("mat-debug-%d.log", os.Getpid())
+	for _, dir := range []string{os.TempDir(), "/tmp"} {
+		p := filepath.Join(dir, name)
+		if st, err := os.Lstat(p); err == nil && st.Mode().IsRegular() && st.Size() == 0 {
+			os.Remove(p)
+		}
+	}
 }
 
 // RuntimeInfo returns the loaded ONNX Runtime version and library path.

@@ -59,6 +59,22 @@ func (e *ChecksumError) Error() string {
 	return fmt.Sprintf("%s: SHA-256 is %s, expected %s", e.Path, e.Got, e.Expected)
 }
 
+// DownloadError is a download that failed (the server, the network or the
+// disk), as opposed to a file that is not there to download.
+type DownloadError struct {
+	URL string
+	Err error
+}
+
+func (e *DownloadError) Error() string { return e.Err.Error() }
+func (e *DownloadError) Unwrap() error { return e.Err }
+
+// MissingError is a file that is not in the store and may not be fetched:
+// it has no download, or downloads are off. The user has to provide it.
+type MissingError struct{ Msg string }
+
+func (e *MissingError) Error() string { return e.Msg }
+
 // Ensure returns the path and SHA-256 of file in the store, downloading it
 // from url first when it is missing. expected, when set, must match. hint
 // tells the user how to obtain a file that has no url.
@@ -99,17 +115,17 @@ func (s *Store) ensure(ctx context.Context, file, url, expected, hint string, mo
 		if hint != "" {
 			msg += "; it has no published download, create it with: " + hint
 		}
-		return "", "", errors.New(msg)
+		return "", "", &MissingError{msg}
 	}
 	if s.Offline {
-		return "", "", fmt.Errorf("%s not found in the models directory %s and downloads are off (--offline); fetch %s into it", file, s.Dir, url)
+		return "", "", &MissingError{fmt.Sprintf("%s not found in the models directory %s and downloads are off (--offline); fetch %s into it", file, s.Dir, url)}
 	}
 	if err := s.download(ctx, url, path, expected); err != nil {
 		var ce *ChecksumError
 		if errors.As(err, &ce) || ctx.Err() != nil {
 			return "", "", err
 		}
-		return "", "", fmt.Errorf("%w (without network access, put %s into %s yourself)", err, file, s.Dir)
+		return "", "", &DownloadError{URL: url, Err: fmt.Errorf("%w (without network access, put %s into %s yourself)", err, file, s.Dir)}
 	}
 	return path, expected, nil
 }

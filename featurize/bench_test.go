@@ -1,6 +1,9 @@
 package featurize
 
 import (
+	"bytes"
+	"image"
+	"image/png"
 	"os"
 	"path/filepath"
 	"testing"
@@ -45,6 +48,32 @@ func BenchmarkPreprocessCrop224(b *testing.B) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		if err := pp.Apply(img, dst); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// A 400x533 photo as PNG (RGB, Go's default compression).
+func BenchmarkDecodePNG(b *testing.B) {
+	var d Decoder
+	img, err := d.Decode(benchJPEG(b))
+	if err != nil {
+		b.Fatal(err)
+	}
+	m := image.NewRGBA(image.Rect(0, 0, img.W, img.H))
+	for i := 0; i < img.W*img.H; i++ {
+		copy(m.Pix[i*4:], img.Pix[i*3:i*3+3])
+		m.Pix[i*4+3] = 255
+	}
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, m); err != nil {
+		b.Fatal(err)
+	}
+	data := buf.Bytes()
+	b.SetBytes(int64(len(data)))
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := d.Decode(data); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -6,6 +6,7 @@ package featurize
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"runtime"
@@ -193,11 +194,14 @@ func Run(ctx context.Context, src Walker, eng Runner, pre backbones.Preprocessin
 		}
 	}
 
-	// Lister.
-	g.Go(func() error {
+	// Lister. The walk runs on a goroutine of its own, which closes jobs,
+	// so that a stop is not held up by a listing stuck on a hung file
+	// system: it is abandoned (and sends nothing once stopped).
+	var n int64
+	walked := make(chan error, 1)
+	go func() {
 		defer close(jobs)
-		var n int64
-		err := src.Walk(ctx, func(it inputs.Item) error {
+		walked <- src.Walk(ctx, func(it inputs.Item) error {
 			if o.Skip != nil {
 				skip, err := o.Skip(it)
 				if err != nil {
@@ -222,8 +226,15 @@ func Run(ctx context.Context, src Walker, eng Runner, pre backbones.Preprocessin
 				return ctx.Err()
 			}
 		})
-		if err != nil {
-			return fmt.Errorf("list inputs: %w", err)
+	}()
+	g.Go(func() error {
+		select {
+		case err := <-walked:
+			if err != nil {
+				return fmt.Errorf("list inputs: %w", err)
+			}
+		case <-ctx.Done():
+			return ctx.Err()
 		}
 		atomic.StoreInt64(&st.Inputs, n)
 		if o.Progress != nil {
@@ -244,18 +255,26 @@ func Run(ctx context.Context, src Walker, eng Runner, pre backbones.Preprocessin
 			rg.Add(1)
 			g.Go(func() error {
 				defer rg.Done()
-				for j := range listed {
+				for {
+					j, ok, err := next(ctx, listed)
+					if !ok {
+						return err
+					}
 					t0 := time.Now()
-					j.data, j.readErr = o.Store.ReadFile(ctx, j.item.Open, o.MaxBytes)
+					if j.item.Unreadable == "" {
+						j.data, j.readErr = readFile(ctx, o.Store, j.item.Open, o.MaxBytes)
+					}
 					j.fetched = true
 					atomic.AddInt64(&st.ReadNs, int64(time.Since(t0)))
+					if err := ctx.Err(); err != nil {
+						return err
+					}
 					select {
 					case fetched <- j:
 					case <-ctx.Done():
 						return ctx.Err()
 					}
 				}
-				return nil
 			})
 		}
 		go func() { rg.Wait(); close(fetched) }()
@@ -270,9 +289,20 @@ func Run(ctx context.Context, src Walker, eng Runner, pre backbones.Preprocessin
 			pp := NewPreprocessor(pre)
 			d := &Decoder{MaxPixels: o.MaxPixels, FastDecode: o.FastDecode, MinSize: pp.MinDecodeSize}
 			defer d.Close()
-			for j := range decodeIn {
+			for {
+				j, ok, err := next(ctx, decodeIn)
+				if !ok {
+					return err
+				}
 				out := decoded{order: j.order, item: j.item, slot: j.slot}
-				if rej := prepare(ctx, o.Store, d, pp, j, o.MaxBytes, st); rej != nil {
+				rej, err := prepare(ctx, o.Store, d, pp, j, o.MaxBytes, st)
+				if err != nil {
+					return err
+				}
+				if err := ctx.Err(); err != nil {
+					return err // stopped: not a reject
+				}
+				if rej != nil {
 					slots <- j.slot // never blocks: the slot came from this pool
 					out.slot, out.reject = nil, rej
 				}
@@ -282,7 +312,6 @@ func Run(ctx context.Context, src Walker, eng Runner, pre backbones.Preprocessin
 					return ctx.Err()
 				}
 			}
-			return nil
 		})
 	}
 	go func() { wg.Wait(); close(decodedCh) }()
@@ -431,31 +460,76 @@ func (st *Stats) finish() {
 	}
 }
 
+// next receives the next job: ok is false at the end of the input (err
+// nil) or at a stop (err the context's), whichever comes first, so that a
+// stop does not wait for a producer that is stuck.
+func next(ctx context.Context, in <-chan job) (j job, ok bool, err error) {
+	select {
+	case j, ok = <-in:
+		return j, ok, nil
+	case <-ctx.Done():
+		return j, false, ctx.Err()
+	}
+}
+
+// readFile reads a file, or gives up at a stop even when the read does not
+// return: a read stuck on a hung file system (NFS, FUSE) or a leased file
+// must not keep a stop from stopping. The abandoned read goes on by itself
+// on its goroutine until it returns or the process exits; its result is
+// dropped. (A read is plain Go, never a cgo call.)
+func readFile(ctx context.Context, store storage.Store, path string, maxBytes int64) ([]byte, error) {
+	type result struct {
+		data []byte
+		err  error
+	}
+	done := make(chan result, 1)
+	go func() {
+		data, err := store.ReadFile(ctx, path, maxBytes)
+		done <- result{data, err}
+	}()
+	select {
+	case r := <-done:
+		return r.data, r.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
 // prepare reads, decodes and preprocesses one image into j.slot.
-func prepare(ctx context.Context, store storage.Store, d *Decoder, pp *Preprocessor, j job, maxBytes int64, st *Stats) *Reject {
+func prepare(ctx context.Context, store storage.Store, d *Decoder, pp *Preprocessor, j job, maxBytes int64, st *Stats) (*Reject, error) {
+	if j.item.Unreadable != "" {
+		// Listed as a named pipe, socket or device: never opened.
+		return &Reject{Stage: StageRead, Err: j.item.Unreadable}, nil
+	}
 	data, err := j.data, j.readErr
 	if !j.fetched {
 		t0 := time.Now()
-		data, err = store.ReadFile(ctx, j.item.Open, maxBytes)
+		data, err = readFile(ctx, store, j.item.Open, maxBytes)
 		atomic.AddInt64(&st.ReadNs, int64(time.Since(t0)))
 	}
 	t1 := time.Now()
 	if err != nil {
-		return &Reject{Stage: StageRead, Err: err.Error()}
+		if errors.Is(err, storage.ErrUnavailable) {
+			// The store, not the image: a reject would record a good image
+			// as bad in a table that looks complete. The job fails; a rerun
+			// resumes.
+			return nil, fmt.Errorf("read %s: %w", j.item.Path, err)
+		}
+		return &Reject{Stage: StageRead, Err: err.Error()}, nil
 	}
 	atomic.AddInt64(&st.BytesRead, int64(len(data)))
 	img, err := d.Decode(data)
 	t2 := time.Now()
 	atomic.AddInt64(&st.DecodeNs, int64(t2.Sub(t1)))
 	if err != nil {
-		return &Reject{Stage: StageDecode, Err: err.Error()}
+		return &Reject{Stage: StageDecode, Err: err.Error()}, nil
 	}
 	err = pp.Apply(img, j.slot)
 	atomic.AddInt64(&st.PrepNs, int64(time.Since(t2)))
 	if err != nil {
-		return &Reject{Stage: StagePreprocess, Err: err.Error()}
+		return &Reject{Stage: StagePreprocess, Err: err.Error()}, nil
 	}
-	return nil
+	return nil, nil
 }
 
 // infer runs a batch. When the batch fails as a whole, each image is run

@@ -10,8 +10,8 @@ import (
 	"fmt"
 	"hash/fnv"
 	"io"
+	"math"
 	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 
@@ -26,14 +26,18 @@ const (
 	SplitTest       = "test"
 )
 
-// Table is a complete feature table on disk.
+// Table is a complete feature table, readable from local disk.
 type Table struct {
-	Dir      string
+	Dir      string          // the table's location, as given
 	Manifest *table.Manifest // nil for tables written by other tools
-	Parts    []string
-	Rows     int64
-	Dim      int
-	HasSplit bool // the table has a split column
+	// Provenance is the manifest's, or a lone part file's footer's; nil for
+	// tables written by other tools.
+	Provenance *table.Provenance
+	Parts      []string // local paths of the part files
+	Rows       int64
+	Dim        int
+	HasSplit   bool // the table has a split column
+	c          *table.Opened
 }
 
 // trainRow is what training reads; a split column is optional.
@@ -50,38 +54,36 @@ type labelRow struct {
 	Split *string `parquet:"split,optional"`
 }
 
-// OpenTable checks that dir holds a complete feature table.
-func OpenTable(dir string) (*Table, error) {
-	t := &Table{Dir: dir}
-	if _, err := os.Stat(filepath.Join(dir, table.SuccessFile)); err == nil {
-		m, err := table.ReadManifest(dir)
-		if err != nil {
-			return nil, fmt.Errorf("feature table %s: %w", dir, err)
-		}
-		if m.Kind != "features" {
-			return nil, fmt.Errorf("%s is a %s table, not a feature table", dir, m.Kind)
-		}
-		t.Manifest = m
-		for _, p := range m.Parts {
-			t.Parts = append(t.Parts, filepath.Join(dir, p.File))
-		}
-		t.Dim = m.Provenance.FeatureDim
-	} else {
-		parts, _ := filepath.Glob(filepath.Join(dir, "part-*.parquet"))
-		if len(parts) == 0 {
-			if st, err := os.Stat(dir); err == nil && !st.IsDir() && strings.HasSuffix(dir, ".parquet") {
-				parts = []string{dir}
-			} else {
-				return nil, fmt.Errorf("%s is not a feature table (no part-*.parquet files)", dir)
-			}
-		} else if _, err := os.Stat(filepath.Join(dir, table.ManifestFile)); err != nil {
-			// Part files without featurizer's manifest: a table from
-			// another tool (Spark). Usable, but without provenance.
-		} else {
-			return nil, fmt.Errorf("feature table %s is incomplete (no %s): the featurize job did not finish", dir, table.SuccessFile)
-		}
-		sort.Strings(parts)
-		t.Parts = parts
+// OpenTable opens the local feature table dir (see Open).
+func OpenTable(dir string) (*Table, error) { return Open(context.Background(), dir) }
+
+// Open opens the feature table at a location for reading: a table featurizer
+// wrote must be complete (table.OpenComplete: _SUCCESS, the manifest, the
+// parts it lists and no others, footers that agree); one in a bucket is
+// downloaded, and Close removes the copy.
+func Open(ctx context.Context, location string) (*Table, error) {
+	c, err := table.OpenComplete(ctx, location)
+	if err != nil {
+		return nil, err
+	}
+	t, err := fromComplete(ctx, c)
+	if err != nil {
+		c.Close()
+		return nil, err
+	}
+	return t, nil
+}
+
+// Close removes the downloaded copy of a bucket's table.
+func (t *Table) Close() { t.c.Close() }
+
+func fromComplete(ctx context.Context, c *table.Opened) (*Table, error) {
+	t := &Table{Dir: c.Location, Manifest: c.Manifest, Provenance: c.Provenance, Parts: c.Paths, c: c}
+	if m := c.Manifest; m != nil && m.Kind != "features" {
+		return nil, fmt.Errorf("%s is a %s table, not a feature table", c.Location, m.Kind)
+	}
+	if c.Provenance != nil {
+		t.Dim = c.Provenance.FeatureDim
 	}
 	for i, p := range t.Parts {
 		f, err := os.Open(p)
@@ -113,9 +115,9 @@ func OpenTable(dir string) (*Table, error) {
 		f.Close()
 	}
 	if t.Dim == 0 {
-		// A table without featurizer's manifest: the first row tells.
+		// A table without featurizer's provenance: the first row tells.
 		stop := errors.New("stop")
-		err := Scan(context.Background(), t, func(rows []trainRow) error {
+		err := Scan(ctx, t, func(rows []trainRow) error {
 			t.Dim = len(rows[0].Features)
 			return stop
 		})
@@ -129,10 +131,35 @@ func OpenTable(dir string) (*Table, error) {
 // FeatureSpec is the provenance of the features, or the zero value for a
 // table from another tool.
 func (t *Table) FeatureSpec() table.FeatureSpec {
-	if t.Manifest == nil {
+	if t.Provenance == nil {
 		return table.FeatureSpec{FeatureDim: t.Dim}
 	}
-	return t.Manifest.Provenance.FeatureSpec()
+	return t.Provenance.FeatureSpec()
+}
+
+// BadValueError is a row whose features are not all finite numbers.
+type BadValueError struct {
+	Table  string
+	Row    int64 // in table order, from 0
+	Path   string
+	Column int // index in the features array
+	Value  float32
+}
+
+func (e *BadValueError) Error() string {
+	return fmt.Sprintf("table %s: row %d (%s) has %v in features[%d]: features must be finite numbers (featurize never writes such a row, so the table is damaged or was made by another tool); remake the table, or remove the row",
+		e.Table, e.Row, e.Path, e.Value, e.Column)
+}
+
+// checkFinite returns a *BadValueError for the first NaN or infinite
+// feature of a row.
+func checkFinite(t *Table, row int64, r *trainRow) error {
+	for j, v := range r.Features {
+		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+			return &BadValueError{Table: t.Dir, Row: row, Path: r.Path, Column: j, Value: v}
+		}
+	}
+	return nil
 }
 
 // Scan reads the table's rows in order, in batches, into any row type
@@ -358,7 +385,13 @@ func Load(ctx context.Context, t *Table, a *Assignment, split string) (*Dataset,
 	ds := &Dataset{N: n, D: t.Dim}
 	row, k := 0, 0
 	err := Scan(ctx, t, func(rows []trainRow) error {
-		for _, r := range rows {
+		for i := range rows {
+			r := &rows[i]
+			// Every row, used by this split or not: the first bad row of
+			// the table is the one reported, whichever split is loaded first.
+			if err := checkFinite(t, int64(row), r); err != nil {
+				return err
+			}
 			if a.Split[row] == code {
 				if ds.D == 0 {
 					ds.D = len(r.Features)
@@ -430,7 +463,11 @@ func (s *Stream) Each(ctx context.Context, batch int, rng func(n int) []int, fn 
 	}
 	row := 0
 	err := Scan(ctx, s.T, func(rows []trainRow) error {
-		for _, r := range rows {
+		for i := range rows {
+			r := &rows[i]
+			if err := checkFinite(s.T, int64(row), r); err != nil {
+				return err
+			}
 			if s.A.Split[row] == code {
 				if d == 0 {
 					d = len(r.Features)

@@ -319,8 +319,9 @@ func TrainStream(ctx context.Context, src *Stream, val *Dataset, k int, o Option
 	}
 	// One pass for the statistics (and the class counts of balanced weights).
 	var ys []int32
+	var passErr error
 	std := fitStd(src.T.Dim, func(fn func(x []float32, n int)) {
-		src.Each(ctx, 4096, seq, func(x []float32, y []int32, n int) error {
+		passErr = src.Each(ctx, 4096, seq, func(x []float32, y []int32, n int) error {
 			if src.T.Dim == 0 {
 				return errors.New("empty table")
 			}
@@ -329,6 +330,9 @@ func TrainStream(ctx context.Context, src *Stream, val *Dataset, k int, o Option
 			return nil
 		})
 	})
+	if passErr != nil {
+		return nil, passErr
+	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -392,12 +396,18 @@ func path(ctx context.Context, f fitter, p *Params, res *Result, o *Options) err
 		res.Curve = append(res.Curve, pt)
 		res.Iterations += pt.Iterations
 		o.logf("lambda %.3g: validation loss %.4f, accuracy %.4f, %d iterations in %.1fs", lambda, pt.ValLoss, pt.ValAccuracy, pt.Iterations, pt.Seconds)
-		if len(grid) == 1 || pt.ValLoss < bestLoss {
+		finite := !math.IsNaN(pt.ValLoss) && !math.IsInf(pt.ValLoss, 0)
+		if finite && (len(grid) == 1 || pt.ValLoss < bestLoss) {
 			bestLoss, best, res.Lambda, worse = pt.ValLoss, p.Clone(), lambda, 0
 		} else if worse++; worse >= 3 {
 			o.logf("validation loss rose for 3 lambdas in a row: the path stops here")
 			break
 		}
+	}
+	if best == nil {
+		// A NaN loss never compares lower: without this the caller got nil
+		// parameters (and a nil pointer in the next step).
+		return fmt.Errorf("training diverged: the validation loss was not a finite number for any reg_param tried (%v)", grid[:len(res.Curve)])
 	}
 	res.Params = best
 	return nil
@@ -826,6 +836,11 @@ func (a *adam) fit(ctx context.Context, pen Penalty) (CurvePoint, error) {
 			pt.EarlyStopped = true
 			break
 		}
+	}
+	if a.val != nil && math.IsInf(bestLoss, 1) {
+		// Not one finite validation loss: keeping the starting point would
+		// hand back an untrained head as if it were trained.
+		return pt, fmt.Errorf("training diverged: the validation loss was not a finite number in any epoch (reg_param %g)", pen.Lambda)
 	}
 	if a.val != nil {
 		copyParams(a.p, best)

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"io"
+	"io/fs"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -30,6 +31,9 @@ type Item struct {
 	// inputs): an incremental run redoes the ones that changed.
 	Size    int64
 	Version string
+	// Unreadable says why the listed file is not read at all ("not a
+	// regular file (named pipe)"): it becomes a reject at the read stage.
+	Unreadable string
 }
 
 // Source is an opened input.
@@ -171,6 +175,12 @@ func openDir(ctx context.Context, store storage.Store, root string) (*Source, er
 				return nil
 			}
 			it := Item{Seq: seq, Path: e.Path, Open: e.Path, Size: e.Size, Version: e.Version}
+			// A named pipe, socket or device named like an image is never
+			// opened (a pipe would block the job). A link that leads
+			// nowhere is left to the read, which says so.
+			if e.Mode&fs.ModeSymlink == 0 {
+				it.Unreadable = storage.NotRegular(e.Mode)
+			}
 			if first, _, nested := strings.Cut(e.Rel, "/"); nested {
 				it.Label, it.HasLabel = first, true
 			}

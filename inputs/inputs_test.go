@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -85,5 +86,33 @@ func TestCSVManifest(t *testing.T) {
 	}
 	if _, err := Open(context.Background(), nil, filepath.Join(dir, "x.json")); err == nil {
 		t.Error("a .json file was accepted")
+	}
+}
+
+// The listing marks what is not a regular file (links followed), so that
+// it is never opened; a link that leads nowhere is left to the read.
+func TestListingMarksNonRegularFiles(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "a.jpg"), []byte("x"), 0o644)
+	syscall.Mkfifo(filepath.Join(dir, "pipe.jpg"), 0o644)
+	syscall.Mkfifo(filepath.Join(dir, "pipe"), 0o644)
+	os.Symlink(filepath.Join(dir, "pipe"), filepath.Join(dir, "link.jpg"))
+	os.Symlink(filepath.Join(dir, "a.jpg"), filepath.Join(dir, "good-link.jpg"))
+	os.Symlink(filepath.Join(dir, "nowhere"), filepath.Join(dir, "broken.jpg"))
+	os.Mkdir(filepath.Join(dir, "sub"), 0o755)
+	os.Symlink(filepath.Join(dir, "sub"), filepath.Join(dir, "dir-link.jpg"))
+	s, err := Open(context.Background(), nil, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	s.Walk(context.Background(), func(it Item) error { got[filepath.Base(it.Path)] = it.Unreadable; return nil })
+	want := map[string]string{"a.jpg": "", "good-link.jpg": "", "broken.jpg": "",
+		"pipe.jpg": "not a regular file (named pipe)", "link.jpg": "not a regular file (named pipe)",
+		"dir-link.jpg": "not a regular file (directory)"}
+	for name, w := range want {
+		if g, ok := got[name]; !ok || g != w {
+			t.Errorf("%s: %q (listed %v), want %q", name, g, ok, w)
+		}
 	}
 }

@@ -5,13 +5,18 @@ package jobs
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
+	"os"
 	"path/filepath"
 	"runtime"
 	"sort"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/featurizer/featurizer/backbones"
@@ -61,6 +66,10 @@ type Common struct {
 	// rows of changed or removed inputs are dropped. A table made with
 	// other settings is started over when Overwrite is set, else refused.
 	Incremental bool
+	// Identity is what else decides the rows, beyond the backbone and the
+	// settings (a trained head's hash): it is part of the job's identity,
+	// which decides who may write into the same output (table.Job).
+	Identity string
 }
 
 // FeaturizeConfig configures a featurize job.
@@ -133,6 +142,14 @@ func (c *Common) defaults() {
 	if c.ModelsDir == "" {
 		c.ModelsDir = backbones.DefaultModelsDir()
 	}
+	// The limits in effect are recorded in the provenance: a run with the
+	// defaults and one that names them are the same job.
+	if c.MaxPixels == 0 {
+		c.MaxPixels = featurize.DefaultMaxPixels
+	}
+	if c.MaxBytes == 0 {
+		c.MaxBytes = featurize.DefaultMaxBytes
+	}
 }
 
 // ConfigError is a problem with the job's configuration (exit code 2).
@@ -152,6 +169,21 @@ type setup struct {
 	prov      table.Provenance
 	start     time.Time
 	out       storage.Dir
+
+	// The output's lease (see table.AcquireLease): this run's job and
+	// run id, carried in every part's footer.
+	job   table.Job
+	lease *table.Held
+	run   table.RunInfo
+	// shareLease: a sharded run that has begun leaves the lease to its
+	// other shards when it ends (the last to finish removes it).
+	shareLease bool
+	// recorded: this shard's record is written; its entry in the lease
+	// stays until it is stale (a write now could bring back the lease the
+	// last shard has just removed).
+	recorded  bool
+	mu        sync.Mutex
+	cancelRun context.CancelCauseFunc // stops the pipeline if the lease is lost
 }
 
 func (c *Common) setup(ctx context.Context, logits, features bool) (*setup, error) {
@@ -171,10 +203,8 @@ func (c *Common) setup(ctx context.Context, logits, features bool) (*setup, erro
 	store := &backbones.Store{Dir: c.ModelsDir, Offline: c.Offline, Note: c.Note}
 	bb, err := backbones.Resolve(ctx, backbones.ResolveOptions{Name: c.Backbone, SpecPath: c.Spec, Store: store, Classes: logits})
 	if err != nil {
-		var ce *backbones.ChecksumError
-		if errors.As(err, &ce) {
-			return nil, err
-		}
+		// Which failures are the user's (exit 2) and which the job's
+		// (a download, a checksum: exit 1) is decided by the cause, in cmd.
 		return nil, &ConfigError{err}
 	}
 	s.bb = bb
@@ -215,6 +245,8 @@ func (c *Common) setup(ctx context.Context, logits, features bool) (*setup, erro
 		Preprocessing: bb.Spec.Preprocessing(),
 		Labels:        src.Labels,
 		FastDecode:    c.FastDecode,
+		MaxPixels:     c.MaxPixels,
+		MaxBytes:      c.MaxBytes,
 	}
 	if features {
 		s.prov.FeatureTensor, s.prov.FeaturePooling, s.prov.FeatureDim = tap.Tensor, tap.Pooling, eng.FeatureDim()
@@ -222,27 +254,31 @@ func (c *Common) setup(ctx context.Context, logits, features bool) (*setup, erro
 	if s.prov.Labels == nil {
 		s.prov.Labels = []string{}
 	}
+	// One job at a time writes into the output: the lease comes before
+	// anything in it changes.
+	kind := "features"
+	if logits {
+		kind = "predictions"
+	}
+	if err := s.lock(ctx, c, table.Job{Kind: kind, Input: c.Input, Provenance: s.prov, RowsPerPart: c.RowsPerPart, Shards: max(c.Shard.Count, 1), Identity: c.Identity}); err != nil {
+		s.close()
+		return nil, err
+	}
 	if features && !logits {
 		if s.inc, err = s.incremental(ctx, c); err != nil {
 			s.close()
 			return nil, err
 		}
 	}
-	overwrite := c.Overwrite && s.inc == nil
-	prepare := func() error { return table.PrepareShard(ctx, s.out, c.Shard, overwrite) }
-	if s.inc != nil && c.Shard.Sharded() {
-		prepare = func() error { return table.PrepareIncrementalShard(ctx, s.out, c.Shard) }
+	po := table.PrepareOptions{Shard: c.Shard, Overwrite: c.Overwrite, Run: s.run, Creator: s.lease.Created()}
+	if s.inc != nil {
+		po.Base = s.inc.base
 	}
-	if err := prepare(); err != nil {
+	if err := s.prepareOutput(ctx, c, po, features && !logits); err != nil {
 		s.close()
-		if errors.Is(err, table.ErrOutputExists) {
-			if !c.Incremental && features && !logits {
-				err = fmt.Errorf("%w (or --incremental to add new and changed images)", err)
-			}
-			return nil, &ConfigError{fmt.Errorf("output: %w", err)}
-		}
-		return nil, fmt.Errorf("output: %w", err)
+		return nil, err
 	}
+	s.shareLease = c.Shard.Sharded()
 	if s.committed, err = table.ScanCommitted(ctx, s.out, c.Shard); err != nil {
 		s.close()
 		return nil, err
@@ -251,9 +287,16 @@ func (c *Common) setup(ctx context.Context, logits, features bool) (*setup, erro
 		want := s.footer()[table.MetadataKey]
 		n := 0
 		for _, cp := range s.committed {
-			if cp.Provenance != want || cp.Inputs.RowsPerPart != c.RowsPerPart {
+			var diff []string
+			if cp.Job != nil {
+				diff = cp.Job.Diff(s.job)
+			} else if cp.Provenance != want || cp.Inputs.RowsPerPart != c.RowsPerPart {
+				diff = []string{"written by another version"}
+			}
+			if len(diff) > 0 {
 				s.close()
-				return nil, &ConfigError{fmt.Errorf("output: %s holds parts of an interrupted run with other settings (%s); pass --overwrite to start over", c.Output, cp.Part.File)}
+				return nil, &ConfigError{fmt.Errorf("output: %s holds parts of an interrupted run with other settings (%s: %s); pass --overwrite to start over",
+					c.Output, cp.Part.File, strings.Join(diff, "; "))}
 			}
 			n += cp.Part.Rows
 		}
@@ -262,8 +305,70 @@ func (c *Common) setup(ctx context.Context, logits, features bool) (*setup, erro
 	return s, nil
 }
 
-// close releases the engine and the output's bucket.
+// lock takes the output's lease for job (table.AcquireLease): another
+// job's lease is refused (exit 2); a lost lease later stops the run.
+func (s *setup) lock(ctx context.Context, c *Common, job table.Job) error {
+	s.job = job
+	lo := table.LeaseOptions{Job: job, TakeOver: c.Overwrite}
+	if c.Shard.Sharded() {
+		lo.Shard = c.Shard.String()
+	}
+	var err error
+	if s.lease, err = table.AcquireLease(ctx, s.out, lo); err != nil {
+		var be *table.BusyError
+		if errors.As(err, &be) {
+			return &ConfigError{fmt.Errorf("output: %w", err)}
+		}
+		return fmt.Errorf("output: %w", err)
+	}
+	s.run = table.NewRunInfo(job, s.lease.Run())
+	s.lease.Keep(s.leaseLost)
+	return nil
+}
+
+// prepareOutput readies the leased output for this run's parts
+// (table.Prepare) and then lets the run's other processes commit.
+// featureTable says whether --incremental may be suggested when a complete
+// table is in the way.
+func (s *setup) prepareOutput(ctx context.Context, c *Common, po table.PrepareOptions, featureTable bool) error {
+	if err := table.Prepare(ctx, s.out, po); err != nil {
+		if errors.Is(err, table.ErrOutputExists) {
+			if !c.Incremental && featureTable {
+				err = fmt.Errorf("%w (or --incremental to add new and changed images)", err)
+			}
+			return &ConfigError{fmt.Errorf("output: %w", err)}
+		}
+		return fmt.Errorf("output: %w", err)
+	}
+	if s.inc != nil {
+		// From here until the new manifest the table is being changed.
+		if err := s.out.Remove(ctx, table.SuccessFile); err != nil {
+			return err
+		}
+	}
+	if s.lease.Created() {
+		// The run's other processes may commit now.
+		if err := s.lease.MarkPrepared(ctx); err != nil {
+			return fmt.Errorf("output: %w", err)
+		}
+	}
+	return nil
+}
+
+// close releases the engine, the output's lease (a sharded run that has
+// begun leaves it to its other shards) and the output's bucket.
 func (s *setup) close() {
+	if s.lease != nil {
+		ctx := context.Background()
+		switch {
+		case s.job.Shards <= 1 || (s.lease.Created() && !s.shareLease):
+			s.lease.Release(ctx) // (a no-op once the table is complete)
+		case s.recorded:
+			s.lease.Stop()
+		default:
+			s.lease.Leave(ctx) // the other shards, or this one's rerun, go on with the run
+		}
+	}
 	if s.eng != nil {
 		s.eng.Close()
 	}
@@ -294,6 +399,33 @@ func (s *setup) skip(c *Common) func(inputs.Item) (bool, error) {
 	}
 }
 
+// fileSHA256 is the hex SHA-256 of a file ("" if unreadable).
+func fileSHA256(path string) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return ""
+	}
+	h := sha256.Sum256(b)
+	return hex.EncodeToString(h[:])
+}
+
+// leaseLost stops the run: another job took the output over.
+func (s *setup) leaseLost(err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cancelRun != nil {
+		s.cancelRun(err)
+	}
+}
+
+// lost is the error of a lost lease, or nil.
+func (s *setup) lost() error {
+	if s.lease == nil {
+		return nil
+	}
+	return s.lease.Lost()
+}
+
 func (s *setup) footer() map[string]string {
 	b, _ := json.Marshal(s.prov)
 	m := map[string]string{
@@ -305,6 +437,9 @@ func (s *setup) footer() map[string]string {
 	}
 	if s.prov.FeatureDim > 0 {
 		m["featurizer.feature_dim"] = fmt.Sprint(s.prov.FeatureDim)
+	}
+	if s.run.Run != "" {
+		m[table.RunKey] = s.run.JSON()
 	}
 	return m
 }
@@ -334,31 +469,38 @@ func (s *setup) finish(ctx context.Context, c *Common, command, kind string, st 
 	if c.Shard.Sharded() {
 		summaryFile = fmt.Sprintf("_summary-s%03d.json", c.Shard.Index)
 	}
+	if err := s.lost(); err != nil {
+		return sum, err
+	}
 	ctx = context.WithoutCancel(ctx) // the run's work is done: record it
 	if err := table.WriteJSON(ctx, s.out, summaryFile, sum); err != nil {
 		return sum, fmt.Errorf("write summary: %w", err)
 	}
 	m := table.Manifest{Format: table.ManifestFormat, Kind: kind, Provenance: s.prov, Input: c.Input, Parts: parts, RejectParts: rejects,
-		Rows: rows, Rejected: rejected, Created: time.Now().UTC(), StageKey: c.StageKey, Generation: gen}
+		Rows: rows, Rejected: rejected, Created: time.Now().UTC(), StageKey: c.StageKey, Generation: gen,
+		Job: s.run.Job, Run: s.run.Run, Shards: max(c.Shard.Count, 1)}
 	if m.RejectParts == nil {
 		m.RejectParts = []table.PartInfo{}
 	}
+	fo := table.FinishOptions{Overwrite: c.Overwrite, Run: s.run.Run, Lease: s.lease}
 	if c.Shard.Sharded() {
 		var complete func([]table.Manifest, *table.Manifest) error
 		if s.inc != nil {
 			m.Drop = drop
 			complete = s.inc.complete(ctx, s.out)
 		}
-		if _, err := table.ShardDoneThen(ctx, s.out, c.Shard, m, complete); err != nil {
+		last, err := table.ShardDoneThen(ctx, s.out, c.Shard, m, complete, fo)
+		s.recorded = true
+		if !last && s.lease != nil {
+			s.lease.Stop() // done here: the shards still running keep it
+		}
+		if err != nil {
 			return sum, fmt.Errorf("record shard %s: %w", c.Shard, err)
 		}
 		return sum, nil
 	}
-	if err := table.WriteJSON(ctx, s.out, table.ManifestFile, m); err != nil {
-		return sum, fmt.Errorf("write manifest: %w", err)
-	}
-	if err := s.out.WriteFile(ctx, table.SuccessFile, nil); err != nil {
-		return sum, fmt.Errorf("write _SUCCESS: %w", err)
+	if err := table.Finish(ctx, s.out, m, fo); err != nil {
+		return sum, err
 	}
 	return sum, nil
 }
@@ -414,8 +556,21 @@ func Featurize(ctx context.Context, c FeaturizeConfig) (*Summary, error) {
 // writes the summary, manifest and _SUCCESS; on failure or a stop, the part
 // in progress is removed and committed parts stay.
 func runJob[T any](ctx context.Context, s *setup, c *Common, command, kind string, toRow func(featurize.Result) T) (*Summary, error) {
+	// A lost lease stops the pipeline like a signal, but fails the job.
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	s.mu.Lock()
+	s.cancelRun = cancel
+	s.mu.Unlock()
+	if err := s.lost(); err != nil {
+		return nil, err
+	}
 	sink := newPartSink(ctx, s.out, c.Shard, c.RowsPerPart, s.footer(), toRow)
 	sink.committed = s.committed
+	if s.lease != nil {
+		// A run that lost the output to another job commits nothing more.
+		sink.check = func() error { return s.lease.Check(ctx) }
+	}
 	sink.noEmpty = s.inc != nil
 	runner := s.runner
 	if runner == nil {
@@ -424,6 +579,9 @@ func runJob[T any](ctx context.Context, s *setup, c *Common, command, kind strin
 	st, err := featurize.Run(ctx, s.src, runner, s.bb.Spec.Preprocessing(), sink, s.options(c))
 	if err == nil {
 		err = sink.close()
+	}
+	if lost := s.lost(); lost != nil {
+		err = lost
 	}
 	if err != nil {
 		sink.abort()

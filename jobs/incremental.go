@@ -2,12 +2,12 @@ package jobs
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
 	"path"
 	"sort"
+	"strings"
 
 	"github.com/featurizer/featurizer/inputs"
 	"github.com/featurizer/featurizer/storage"
@@ -30,6 +30,16 @@ type incremental struct {
 // and if so prepares it. A table whose manifest is there without _SUCCESS
 // is an incremental run that was interrupted: it goes on, flag or not.
 func (s *setup) incremental(ctx context.Context, c *Common) (*incremental, error) {
+	// _SUCCESS before the manifest: a run that overwrites the table removes
+	// the manifest first (table.Prepare), so a shard of it starting
+	// meanwhile never sees a manifest without _SUCCESS, which would look
+	// like an interrupted incremental run.
+	complete := true
+	if _, err := s.out.ReadFile(ctx, table.SuccessFile); errors.Is(err, fs.ErrNotExist) {
+		complete = false
+	} else if err != nil {
+		return nil, fmt.Errorf("output: %w", err)
+	}
 	m, err := table.ReadManifestDir(ctx, s.out)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
@@ -37,23 +47,22 @@ func (s *setup) incremental(ctx context.Context, c *Common) (*incremental, error
 	if err != nil {
 		return nil, fmt.Errorf("output: %w", err)
 	}
-	complete := true
-	if _, err := s.out.ReadFile(ctx, table.SuccessFile); errors.Is(err, fs.ErrNotExist) {
-		complete = false
-	} else if err != nil {
-		return nil, fmt.Errorf("output: %w", err)
-	}
 	if complete && !c.Incremental {
-		return nil, nil // PrepareShard refuses it, or overwrites it
+		return nil, nil // table.Prepare refuses it, or overwrites it
 	}
-	a, _ := json.Marshal(m.Provenance)
-	b, _ := json.Marshal(s.prov)
-	if m.Kind != "features" || string(a) != string(b) {
+	// Whatever decides the rows must be what it was: the backbone, its
+	// weights, the preprocessing, the labels, and the limits that decide
+	// which inputs are rejected (--max-pixels, --max-bytes, --fast-decode).
+	diff := m.Provenance.Diff(s.prov)
+	if m.Kind != "features" {
+		diff = append([]string{fmt.Sprintf("kind: %s in the table, features now", m.Kind)}, diff...)
+	}
+	if len(diff) > 0 {
 		if c.Overwrite {
-			c.note("incremental: %s was made with other settings (backbone, weights, preprocessing or labels): starting over", c.Output)
+			c.note("incremental: %s was made with other settings (%s): starting over", c.Output, strings.Join(diff, "; "))
 			return nil, nil
 		}
-		return nil, &ConfigError{fmt.Errorf("output: %s holds a table made with other settings (backbone, weights, preprocessing or labels); pass --overwrite to start over", c.Output)}
+		return nil, &ConfigError{fmt.Errorf("output: %s holds a table made with other settings (%s); pass --overwrite to start over", c.Output, strings.Join(diff, "; "))}
 	}
 	index, err := table.ReadIndex(ctx, s.out, m.Parts)
 	if err != nil {
@@ -66,10 +75,6 @@ func (s *setup) incremental(ctx context.Context, c *Common) (*incremental, error
 	inc := &incremental{base: m, index: index, gen: m.Generation + 1, seen: map[string]bool{}, changed: map[string]bool{}}
 	inc.stats.Generation = inc.gen
 	c.Shard.Gen = inc.gen
-	// From here until the new manifest the table is being changed.
-	if err := s.out.Remove(ctx, table.SuccessFile); err != nil {
-		return nil, err
-	}
 	s.src.SetFilter(func(it inputs.Item) bool {
 		inc.seen[it.Path] = true
 		old, ok := index[it.Path]

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"time"
@@ -80,6 +81,7 @@ func PredictModel(ctx context.Context, c PredictModelConfig) (*Summary, error) {
 	if err := backbones.InitRuntime(c.ORTLib); err != nil {
 		return nil, err
 	}
+	c.Identity = "head " + fileSHA256(filepath.Join(model, art.Head.File)) // another head is another job
 	if c.Features != "" {
 		return predictFeatures(ctx, c, model, art)
 	}
@@ -122,16 +124,14 @@ type scoreRow struct {
 func predictFeatures(ctx context.Context, c PredictModelConfig, model string, art *head.Artefact) (*Summary, error) {
 	c.defaults()
 	start := time.Now()
-	features, cleanup, err := table.Fetch(ctx, c.Features)
+	// An incomplete table is refused; every part's footer agrees with the
+	// manifest (table.OpenComplete), so the manifest speaks for each part.
+	t, err := head.Open(ctx, c.Features)
 	if err != nil {
 		return nil, &ConfigError{fmt.Errorf("features: %w", err)}
 	}
-	defer cleanup()
-	t, err := head.OpenTable(features)
-	if err != nil {
-		return nil, &ConfigError{fmt.Errorf("features: %w", err)}
-	}
-	if t.Manifest != nil {
+	defer t.Close()
+	if t.Provenance != nil {
 		if err := art.Features.Mismatch(t.FeatureSpec(), "the model "+c.Model, "the table "+c.Features); err != nil {
 			return nil, &ConfigError{err}
 		}
@@ -145,24 +145,25 @@ func predictFeatures(ctx context.Context, c PredictModelConfig, model string, ar
 	if err != nil {
 		return nil, &ConfigError{fmt.Errorf("output: %w", err)}
 	}
-	defer out.Close()
-	if err := table.PrepareDir(ctx, out, c.Overwrite); err != nil {
-		if errors.Is(err, table.ErrOutputExists) {
-			return nil, &ConfigError{fmt.Errorf("output: %w", err)}
-		}
-		return nil, fmt.Errorf("output: %w", err)
+	prov := table.Provenance{Tool: "featurizer", Labels: art.Classes}
+	if t.Provenance != nil {
+		prov = *t.Provenance
+		prov.Labels = art.Classes
+	}
+	s := &setup{out: out, prov: prov, start: start}
+	defer s.close()
+	// One job at a time writes into the output, as for featurize.
+	if err := s.lock(ctx, &c.Common, table.Job{Kind: "predictions", Input: c.Features, Provenance: prov, RowsPerPart: c.RowsPerPart, Shards: 1, Identity: c.Identity}); err != nil {
+		return nil, err
+	}
+	if err := s.prepareOutput(ctx, &c.Common, table.PrepareOptions{Overwrite: c.Overwrite, Run: s.run, Creator: s.lease.Created()}, false); err != nil {
+		return nil, err
 	}
 	hs, err := loadHeadSession(model, art, c.Threads)
 	if err != nil {
 		return nil, err
 	}
 	defer hs.Close()
-	prov := table.Provenance{Tool: "featurizer", Labels: art.Classes}
-	if t.Manifest != nil {
-		prov = t.Manifest.Provenance
-		prov.Labels = art.Classes
-	}
-	s := &setup{out: out, prov: prov, start: start}
 	k := min(c.TopK, art.Head.K)
 	sink := newPartSink(ctx, out, table.Shard{}, c.RowsPerPart, s.footer(), func(r featurize.Result) table.PredictionRow {
 		row := PredictRow(r.Logits, false, art.Classes, k)
@@ -173,6 +174,8 @@ func predictFeatures(ctx context.Context, c PredictModelConfig, model string, ar
 		}
 		return row
 	})
+	// A run that lost the output to another job commits nothing more.
+	sink.check = func() error { return s.lease.Check(ctx) }
 	st := &featurize.Stats{ByStage: map[string]int64{}}
 	d, kk := art.Head.Dim, art.Head.K
 	var seq int64
@@ -181,15 +184,14 @@ func predictFeatures(ctx context.Context, c PredictModelConfig, model string, ar
 		x := make([]float32, n*d)
 		probs := make([]float32, n*kk)
 		results := make([]featurize.Result, n)
-		var bad []int
 		for i, r := range rows {
 			results[i].Item = inputs.Item{Seq: seq + int64(i), Path: r.Path}
 			if r.Label != nil {
 				results[i].Item.Label, results[i].Item.HasLabel = *r.Label, true
 			}
-			if len(r.Features) != d {
-				bad = append(bad, i)
-				continue
+			if why := badFeatures(r.Features, d); why != "" {
+				results[i].Reject = &featurize.Reject{Stage: StageFeatures, Err: why}
+				continue // its input row stays zero: it cannot spoil the batch
 			}
 			copy(x[i*d:], r.Features)
 		}
@@ -201,11 +203,14 @@ func predictFeatures(ctx context.Context, c PredictModelConfig, model string, ar
 		st.InferNs += int64(time.Since(t0))
 		st.Batches++
 		for i := range results {
+			if results[i].Reject != nil {
+				continue
+			}
 			results[i].Logits = probs[i*kk : (i+1)*kk]
-		}
-		for _, i := range bad {
-			results[i].Logits = nil
-			results[i].Reject = &featurize.Reject{Stage: featurize.StageInfer, Err: fmt.Sprintf("%d features, the model expects %d", len(rows[i].Features), d)}
+			if j := firstNonFinite(results[i].Logits); j >= 0 {
+				results[i].Logits = nil
+				results[i].Reject = &featurize.Reject{Stage: featurize.StageInfer, Err: fmt.Sprintf("the head gave %v as the probability of class %d", probs[i*kk+j], j)}
+			}
 		}
 		for _, r := range results {
 			if r.Reject != nil {
@@ -234,4 +239,30 @@ func predictFeatures(ctx context.Context, c PredictModelConfig, model string, ar
 	}
 	c.Input = c.Features
 	return s.finish(ctx, &c.Common, "predict", "predictions", st, sink.parts, sink.rejectParts)
+}
+
+// StageFeatures is the reject stage of a stored row whose features the
+// head cannot take (predict --features): not finite, or not the model's
+// dimension.
+const StageFeatures = "features"
+
+// badFeatures says why a stored feature vector cannot be scored, or "".
+func badFeatures(f []float32, d int) string {
+	if len(f) != d {
+		return fmt.Sprintf("%d features, the model expects %d", len(f), d)
+	}
+	if j := firstNonFinite(f); j >= 0 {
+		return fmt.Sprintf("features[%d] is %v: features must be finite numbers", j, f[j])
+	}
+	return ""
+}
+
+// firstNonFinite is the index of the first NaN or infinite value, or -1.
+func firstNonFinite(v []float32) int {
+	for i, x := range v {
+		if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
+			return i
+		}
+	}
+	return -1
 }

@@ -91,7 +91,11 @@ func LoadJob(path string, overrides []string) (*JobConfig, error) {
 	if err := strictyaml.Decode(path, data, &c); err != nil {
 		return nil, &ConfigError{err}
 	}
-	if err := c.validate(filepath.Dir(path)); err != nil {
+	written, err := strictyaml.Fields(data)
+	if err != nil {
+		return nil, &ConfigError{err}
+	}
+	if err := c.validate(filepath.Dir(path), func(key string) bool { return written[key] }); err != nil {
 		return nil, &ConfigError{fmt.Errorf("%s: %w", path, err)}
 	}
 	return &c, nil
@@ -153,7 +157,30 @@ func applyOverrides(data []byte, overrides []string) ([]byte, error) {
 	return yaml.Marshal(&root)
 }
 
-func (c *JobConfig) validate(dir string) error {
+// settings are the featurize settings of the job, as a featurize job's.
+func (c *JobConfig) settings() Common {
+	f := c.Featurize
+	return Common{BatchSize: f.BatchSize, Workers: f.Workers, Threads: f.Threads, FastDecode: f.FastDecode,
+		MaxPixels: f.MaxPixels, Device: f.Device, DeviceID: f.DeviceID, FP16: f.FP16}
+}
+
+// headOptions are the training settings of the job, as the head's options.
+func (c *JobConfig) headOptions() head.Options {
+	ts := c.Train
+	o := head.Options{Solver: ts.Solver, RegParam: ts.RegParam, ElasticNet: ts.ElasticNetParam, MaxIter: ts.MaxIter,
+		ClassWeight: ts.ClassWeight, Hidden: ts.Hidden, Seed: ts.Seed, BatchSize: ts.BatchSize, LearnRate: ts.LearningRate, Grid: ts.Grid}
+	if ts.Standardize != nil && !*ts.Standardize {
+		o.NoStandardize = true
+	}
+	if o.Seed == 0 {
+		o.Seed = 1
+	}
+	return o
+}
+
+// validate checks the job and makes its paths absolute. written says
+// which dotted keys the file (with --set) gives.
+func (c *JobConfig) validate(dir string, written func(key string) bool) error {
 	if c.Backbone == "" && c.Spec == "" {
 		return errors.New("backbone: expected a catalog name (see `featurizer backbones`) or a spec")
 	}
@@ -166,29 +193,20 @@ func (c *JobConfig) validate(dir string) error {
 	if c.Data.Archive != nil && (c.Data.Archive.URL == "" || len(c.Data.Archive.SHA256) != 64) {
 		return errors.New("data.archive: expected url and sha256 (64 hex digits)")
 	}
-	for _, f := range []struct {
-		name string
-		v    float64
-	}{{"data.validation_fraction", c.Data.ValidationFraction}, {"data.test_fraction", c.Data.TestFraction}} {
-		if f.v < 0 || f.v >= 1 {
-			return fmt.Errorf("%s: expected a fraction in [0, 1), got %v", f.name, f.v)
+	// The same checks as the flags', naming the keys as written here.
+	common := c.settings()
+	if err := common.Validate(FileKey("featurize"), func(s string) bool { return written("featurize." + s) }); err != nil {
+		return err
+	}
+	key := func(s string) string {
+		if s == "validation_fraction" || s == "test_fraction" {
+			return "data." + s
 		}
+		return "train." + s
 	}
-	switch c.Train.Solver {
-	case "", "auto", "lbfgs", "adam":
-	default:
-		return fmt.Errorf("train.solver: expected auto, lbfgs or adam, got %q", c.Train.Solver)
-	}
-	switch c.Train.ClassWeight {
-	case "", "none", "balanced":
-	default:
-		return fmt.Errorf("train.class_weight: expected none or balanced, got %q", c.Train.ClassWeight)
-	}
-	if c.Train.ElasticNetParam < 0 || c.Train.ElasticNetParam > 1 {
-		return fmt.Errorf("train.elastic_net_param: expected a value in [0, 1], got %v", c.Train.ElasticNetParam)
-	}
-	if c.Train.RegParam != nil && *c.Train.RegParam < 0 {
-		return fmt.Errorf("train.reg_param: expected a value >= 0, got %v", *c.Train.RegParam)
+	tc := TrainConfig{ValFraction: c.Data.ValidationFraction, TestFraction: c.Data.TestFraction, Head: c.headOptions()}
+	if err := tc.Validate(key, func(s string) bool { return written(key(s)) }); err != nil {
+		return err
 	}
 	rel := func(p *string) {
 		if *p != "" && !filepath.IsAbs(*p) && !strings.Contains(*p, "://") {
@@ -292,15 +310,12 @@ func Run(ctx context.Context, c *JobConfig, o RunOptions) (*RunSummary, error) {
 			sum.Stages = append(sum.Stages, StageResult{Name: "featurize " + split.name, Skipped: true, Detail: out})
 			continue
 		}
-		cfg := FeaturizeConfig{Common: Common{
-			Backbone: c.Backbone, Spec: c.Spec, ModelsDir: models, Offline: o.Offline, ORTLib: o.ORTLib,
-			// New and changed images only, when the table was made with the
-			// same backbone and settings; else it is made again.
-			Input: split.src, Output: out, Overwrite: true, Incremental: !o.Overwrite,
-			BatchSize: c.Featurize.BatchSize, Workers: c.Featurize.Workers, Threads: c.Featurize.Threads,
-			FastDecode: c.Featurize.FastDecode, MaxPixels: c.Featurize.MaxPixels, Note: o.Note, StageKey: key,
-			Device: c.Featurize.Device, DeviceID: c.Featurize.DeviceID, FP16: c.Featurize.FP16,
-		}}
+		cfg := FeaturizeConfig{Common: c.settings()}
+		cfg.Backbone, cfg.Spec, cfg.ModelsDir, cfg.Offline, cfg.ORTLib = c.Backbone, c.Spec, models, o.Offline, o.ORTLib
+		// New and changed images only, when the table was made with the
+		// same backbone and settings; else it is made again.
+		cfg.Input, cfg.Output, cfg.Overwrite, cfg.Incremental = split.src, out, true, !o.Overwrite
+		cfg.Note, cfg.StageKey = o.Note, key
 		if o.Progress != nil {
 			cfg.Progress = o.Progress()
 		}
@@ -325,14 +340,7 @@ func Run(ctx context.Context, c *JobConfig, o RunOptions) (*RunSummary, error) {
 		sum.Stages = append(sum.Stages, StageResult{Name: "train", Skipped: true, Detail: modelDir})
 		return sum, nil
 	}
-	hopts := head.Options{Solver: ts.Solver, RegParam: ts.RegParam, ElasticNet: ts.ElasticNetParam, MaxIter: ts.MaxIter,
-		ClassWeight: ts.ClassWeight, Hidden: ts.Hidden, Seed: ts.Seed, BatchSize: ts.BatchSize, LearnRate: ts.LearningRate, Grid: ts.Grid}
-	if ts.Standardize != nil && !*ts.Standardize {
-		hopts.NoStandardize = true
-	}
-	if hopts.Seed == 0 {
-		hopts.Seed = 1
-	}
+	hopts := c.headOptions()
 	tc := TrainConfig{Features: tables["train"], Validation: tables["validation"], Test: tables["test"], Output: modelDir, Overwrite: true,
 		ValFraction: data.ValidationFraction, TestFraction: data.TestFraction, Head: hopts, ModelsDir: models,
 		BackboneWeights: bb.WeightsPath, ORTLib: o.ORTLib, Note: o.Note, StageKey: trainKey}
@@ -386,14 +394,15 @@ func featurizeKey(ctx context.Context, bb *backbones.Backbone, c *JobConfig, src
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
-// tableComplete reports whether the table at a location has its _SUCCESS.
+// tableComplete reports whether the table at a location is complete
+// (table.Verify): only such a table is reused as it is.
 func tableComplete(ctx context.Context, location string) bool {
 	d, err := storage.OpenDir(ctx, location)
 	if err != nil {
 		return false
 	}
 	defer d.Close()
-	_, err = d.ReadFile(ctx, table.SuccessFile)
+	_, err = table.Verify(ctx, d, table.VerifyOptions{})
 	return err == nil
 }
 

@@ -26,7 +26,8 @@ type partSink[T any] struct {
 	first, last string                  // inputs of the open part
 	inputs      int64
 	items       []table.InputRef
-	noEmpty     bool // no empty part when there is nothing to write (an incremental run)
+	noEmpty     bool         // no empty part when there is nothing to write (an incremental run)
+	check       func() error // before each commit: the run still holds the output
 	part        *table.Part[T]
 	rej         *table.Part[table.RejectRow]
 	rows        []T
@@ -108,6 +109,11 @@ func (s *partSink[T]) commit() error {
 	defer func() { s.first, s.last, s.inputs, s.items = "", "", 0, s.items[:0] }()
 	if _, done := s.committed[int(s.cur)]; done {
 		return nil
+	}
+	if s.check != nil && (s.rej != nil || s.part != nil) {
+		if err := s.check(); err != nil {
+			return err
+		}
 	}
 	if s.rej != nil {
 		if err := s.rej.Commit(); err != nil {

@@ -63,23 +63,20 @@ func (c *TrainConfig) note(format string, args ...any) {
 	}
 }
 
-// fetchTable opens a feature table; one in a bucket is downloaded first
-// (a request per part), and cleanups collects its removal.
-func fetchTable(ctx context.Context, location string, cleanups *[]func()) (*head.Table, error) {
-	dir, cleanup, err := table.Fetch(ctx, location)
+// openTable opens a feature table through table.OpenComplete (an
+// incomplete table is refused; one in a bucket is downloaded first), and
+// cleanups collects its removal.
+func openTable(ctx context.Context, location string, cleanups *[]func()) (*head.Table, error) {
+	t, err := head.Open(ctx, location)
 	if err != nil {
 		return nil, err
 	}
-	*cleanups = append(*cleanups, cleanup)
-	t, err := head.OpenTable(dir)
-	if err != nil && dir != location {
-		err = fmt.Errorf("%s: %w", location, err)
-	}
-	return t, err
+	*cleanups = append(*cleanups, t.Close)
+	return t, nil
 }
 
 func openTables(ctx context.Context, c *TrainConfig, cleanups *[]func()) (train, val, test *head.Table, err error) {
-	if train, err = fetchTable(ctx, c.Features, cleanups); err != nil {
+	if train, err = openTable(ctx, c.Features, cleanups); err != nil {
 		return nil, nil, nil, &ConfigError{fmt.Errorf("features: %w", err)}
 	}
 	spec := train.FeatureSpec()
@@ -91,11 +88,11 @@ func openTables(ctx context.Context, c *TrainConfig, cleanups *[]func()) (train,
 		if x.path == "" {
 			continue
 		}
-		t, err := fetchTable(ctx, x.path, cleanups)
+		t, err := openTable(ctx, x.path, cleanups)
 		if err != nil {
 			return nil, nil, nil, &ConfigError{fmt.Errorf("%s: %w", x.name, err)}
 		}
-		if t.Manifest != nil && train.Manifest != nil {
+		if t.Provenance != nil && train.Provenance != nil {
 			if err := spec.Mismatch(t.FeatureSpec(), "the training table "+c.Features, "the "+x.name+" table "+x.path); err != nil {
 				return nil, nil, nil, &ConfigError{err}
 			}
@@ -109,6 +106,17 @@ func openTables(ctx context.Context, c *TrainConfig, cleanups *[]func()) (train,
 		return nil, nil, nil, &ConfigError{errors.New("the training table has a split column: give no separate validation or test table")}
 	}
 	return train, val, test, nil
+}
+
+// badValues makes a NaN or infinite feature in the table given as what
+// (features, validation, test) a configuration error: the input is
+// unusable as it is, and rerunning will not help.
+func badValues(what string, err error) error {
+	var be *head.BadValueError
+	if errors.As(err, &be) {
+		return &ConfigError{fmt.Errorf("%s: %w", what, err)}
+	}
+	return err
 }
 
 // Train trains a head on feature tables, evaluates it and writes the model
@@ -171,7 +179,8 @@ func Train(ctx context.Context, c TrainConfig) (*TrainSummary, error) {
 	}
 	load := func(t *head.Table, fixed, split string) (*head.Dataset, error) {
 		if t == nil {
-			return head.Load(ctx, train, a, split)
+			ds, err := head.Load(ctx, train, a, split)
+			return ds, badValues("features", err)
 		}
 		ta, err := head.Assign(ctx, t, classes, fixed, head.SplitOptions{})
 		if err != nil {
@@ -180,7 +189,8 @@ func Train(ctx context.Context, c TrainConfig) (*TrainSummary, error) {
 		if ta.Unknown > 0 {
 			c.note("%d rows of %s have labels the training rows lack; they are not evaluated", ta.Unknown, t.Dir)
 		}
-		return head.Load(ctx, t, ta, split)
+		ds, err := head.Load(ctx, t, ta, split)
+		return ds, badValues(split, err)
 	}
 	val, err := load(valT, head.SplitValidation, head.SplitValidation)
 	if err != nil {
@@ -210,10 +220,11 @@ func Train(ctx context.Context, c TrainConfig) (*TrainSummary, error) {
 	var res *head.Result
 	if solver == "adam" {
 		res, err = head.TrainStream(ctx, &head.Stream{T: train, A: a, Split: head.SplitTrain}, val, len(classes), o)
+		err = badValues("features", err)
 	} else {
 		var ds *head.Dataset
 		if ds, err = head.Load(ctx, train, a, head.SplitTrain); err != nil {
-			return nil, err
+			return nil, badValues("features", err)
 		}
 		res, err = head.Train(ctx, ds, val, len(classes), o)
 	}

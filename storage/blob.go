@@ -114,14 +114,17 @@ func (b *Blob) retry(ctx context.Context, op func() error) error {
 			return err
 		}
 	}
-	return err
+	return fmt.Errorf("%w after %d attempts: %w", ErrUnavailable, n, err)
 }
 
 // transient errors are worth retrying: throttling, timeouts, 5xx, dropped
 // connections and bodies cut short. The end of a listing, a missing
 // object, a file over the limit and a stop are not.
 func transient(err error) bool {
-	if errors.Is(err, io.EOF) || errors.Is(err, ErrTooLarge) || errors.Is(err, context.Canceled) || errors.Is(err, fs.ErrNotExist) {
+	// A bare io.EOF ends a listing or a body; an EOF inside a transport
+	// error ("request send failed: EOF", a kept-alive connection the
+	// server or a proxy closed under the request) is worth retrying.
+	if err == io.EOF || errors.Is(err, ErrTooLarge) || errors.Is(err, context.Canceled) || errors.Is(err, fs.ErrNotExist) {
 		return false
 	}
 	switch gcerrors.Code(err) {

@@ -41,6 +41,15 @@ type Dir interface {
 	Open(ctx context.Context, name string) (File, error)
 	// WriteFile writes name atomically.
 	WriteFile(ctx context.Context, name string, data []byte) error
+	// Put writes a small file, replacing it atomically: in an object store
+	// in one request (a PUT replaces an object whole, and a killed writer
+	// leaves no temporary key behind); on disk it is WriteFile.
+	Put(ctx context.Context, name string, data []byte) error
+	// CreateExclusive writes name atomically only if it does not exist
+	// yet; when it does, the error matches fs.ErrExist and the file is
+	// left as it was. Of two processes creating the same name at once,
+	// exactly one succeeds (a lock, or a lease, on disk or in a bucket).
+	CreateExclusive(ctx context.Context, name string, data []byte) error
 	// CreateTemp returns a spool file for name, to be passed to Commit.
 	CreateTemp(name string) (*os.File, error)
 	// Commit makes the closed spool file f visible as name, atomically,
@@ -203,6 +212,64 @@ func (d LocalDir) WriteFile(ctx context.Context, name string, data []byte) error
 		return err
 	}
 	return d.Commit(ctx, f, name)
+}
+
+func (d LocalDir) Put(ctx context.Context, name string, data []byte) error {
+	return d.WriteFile(ctx, name, data)
+}
+
+// CreateExclusive writes a temporary file beside name and hard-links it
+// into place: the link fails if name exists, and a reader never sees a
+// partial file. A file system without hard links (some FUSE mounts) gets
+// an O_EXCL create instead, whose content appears as it is written.
+func (d LocalDir) CreateExclusive(_ context.Context, name string, data []byte) error {
+	p := d.path(name)
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(filepath.Dir(p), "."+filepath.Base(p)+".tmp-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Chmod(0o644)
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	err = os.Link(f.Name(), p)
+	if err == nil {
+		syncDir(filepath.Dir(p))
+		return nil
+	}
+	if errors.Is(err, fs.ErrExist) {
+		return fmt.Errorf("create %s: %w", p, fs.ErrExist)
+	}
+	g, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return fmt.Errorf("create %s: %w", p, err)
+	}
+	_, err = g.Write(data)
+	if err == nil {
+		err = g.Sync()
+	}
+	if cerr := g.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(p)
+		return fmt.Errorf("create %s: %w", p, err)
+	}
+	syncDir(filepath.Dir(p))
+	return nil
 }
 
 func (d LocalDir) RemoveTemps(_ context.Context, sub string) error {
@@ -417,6 +484,39 @@ func (d *BlobDir) upload(ctx context.Context, name string, open func() (io.Reade
 
 func (d *BlobDir) WriteFile(ctx context.Context, name string, data []byte) error {
 	return d.upload(ctx, name, func() (io.Reader, error) { return bytes.NewReader(data), nil })
+}
+
+func (d *BlobDir) Put(ctx context.Context, name string, data []byte) error {
+	key := d.key(name)
+	err := d.do(ctx, func() error {
+		return d.b.Bucket.Upload(ctx, key, bytes.NewReader(data), &blob.WriterOptions{ContentType: "application/octet-stream"})
+	})
+	if err != nil {
+		return fmt.Errorf("write %s: %w", d.Path(name), err)
+	}
+	return nil
+}
+
+// CreateExclusive uploads name with the store's create-if-absent
+// precondition (S3 If-None-Match: *, GCS ifGenerationMatch=0, Azure
+// If-None-Match: *), straight to its key: a small single-request upload is
+// atomic. A retried request whose first attempt did succeed finds the
+// object there: it is recognised as ours by its content.
+func (d *BlobDir) CreateExclusive(ctx context.Context, name string, data []byte) error {
+	key := d.key(name)
+	err := d.do(ctx, func() error {
+		return d.b.Bucket.Upload(ctx, key, bytes.NewReader(data), &blob.WriterOptions{ContentType: "application/octet-stream", IfNotExist: true})
+	})
+	if gcerrors.Code(err) == gcerrors.FailedPrecondition {
+		if cur, rerr := d.ReadFile(ctx, name); rerr == nil && bytes.Equal(cur, data) {
+			return nil
+		}
+		return fmt.Errorf("create %s: %w", d.Path(name), fs.ErrExist)
+	}
+	if err != nil {
+		return fmt.Errorf("create %s: %w", d.Path(name), err)
+	}
+	return nil
 }
 
 func (d *BlobDir) Commit(ctx context.Context, f *os.File, name string) error {

@@ -11,6 +11,7 @@ import (
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/smithy-go/logging"
 	gcaws "gocloud.dev/aws"
 	"gocloud.dev/blob"
 	"gocloud.dev/blob/s3blob"
@@ -25,7 +26,10 @@ import (
 //     reads in flight (the SDK's default keeps 10, so with more readers
 //     every request beyond them opens and closes a TCP connection);
 //   - objects stored without a checksum are read without the SDK's warning
-//     on stderr for each of them (those with one are still validated).
+//     on stderr for each of them (those with one are still validated);
+//   - a connection dropped in the middle of a response is not reported on
+//     stderr by the SDK as well (the request is retried, or fails with its
+//     own error).
 func openS3(ctx context.Context, u *url.URL) (*blob.Bucket, error) {
 	q := u.Query()
 	var bo s3blob.Options
@@ -78,7 +82,21 @@ func openS3(ctx context.Context, u *url.URL) (*blob.Bucket, error) {
 		t.MaxIdleConnsPerHost = 1024
 	})
 	opts = append(opts, func(o *s3.Options) { o.DisableLogOutputChecksumValidationSkipped = true })
+	cfg.Logger = quietLogger{cfg.Logger}
 	client := s3.NewFromConfig(cfg, opts...)
 	bo.RequestChecksumCalculation = cfg.RequestChecksumCalculation
 	return s3blob.OpenBucket(ctx, client, u.Host, &bo)
+}
+
+// quietLogger drops the SDK's warnings that a response body could not be
+// drained or closed ("this may affect connection reuse"): on a flaky
+// network there is one per dropped connection, and the request itself is
+// retried or fails with its own error. Everything else passes through.
+type quietLogger struct{ next logging.Logger }
+
+func (l quietLogger) Logf(c logging.Classification, format string, v ...any) {
+	if strings.Contains(format, "may affect connection reuse") || l.next == nil {
+		return
+	}
+	l.next.Logf(c, format, v...)
 }

@@ -17,11 +17,19 @@ import (
 // ErrTooLarge is returned by ReadFile for files over the limit.
 var ErrTooLarge = errors.New("file too large")
 
+// ErrUnavailable marks a store that kept failing with transient errors
+// (5xx, throttling, dropped connections) through every retry: the job
+// failed, its configuration may well be right.
+var ErrUnavailable = errors.New("storage unavailable")
+
 // Entry is one file found by Walk.
 type Entry struct {
 	Path string // full path, usable with ReadFile
 	Rel  string // path relative to the walk root, with forward slashes
 	Size int64
+	// Mode is the type of the file the path leads to, links followed
+	// (fs.ModeNamedPipe, ...): 0 for a regular file and for an object.
+	Mode fs.FileMode
 	// Version tells two contents of the same path apart: the object's MD5
 	// (S3's ETag of a single-part upload, Azure's Content-MD5) where the
 	// store lists one, else the modification time.
@@ -48,7 +56,7 @@ type Store interface {
 type Local struct{}
 
 func (Local) ReadFile(ctx context.Context, path string, limit int64) ([]byte, error) {
-	f, err := os.Open(path)
+	f, err := openRegular(path)
 	if err != nil {
 		return nil, err
 	}
@@ -56,9 +64,6 @@ func (Local) ReadFile(ctx context.Context, path string, limit int64) ([]byte, er
 	st, err := f.Stat()
 	if err != nil {
 		return nil, err
-	}
-	if st.IsDir() {
-		return nil, fmt.Errorf("%s is a directory", path)
 	}
 	if limit > 0 && st.Size() > limit {
 		return nil, fmt.Errorf("%w: %d bytes, over the limit of %d (--max-bytes)", ErrTooLarge, st.Size(), limit)
@@ -82,8 +87,15 @@ func (Local) Walk(ctx context.Context, root string, fn func(Entry) error) error 
 			return nil
 		}
 		rel, _ := filepath.Rel(root, p)
-		e := Entry{Path: p, Rel: filepath.ToSlash(rel)}
-		if info, err := d.Info(); err == nil {
+		e := Entry{Path: p, Rel: filepath.ToSlash(rel), Mode: d.Type()}
+		info, err := d.Info()
+		if e.Mode&fs.ModeSymlink != 0 {
+			info, err = os.Stat(p) // the target's type, size and time
+			if err == nil {
+				e.Mode = info.Mode().Type()
+			}
+		}
+		if err == nil {
 			e.Size, e.Version = info.Size(), info.ModTime().UTC().Format(time.RFC3339Nano)
 		}
 		return fn(e)
@@ -91,7 +103,7 @@ func (Local) Walk(ctx context.Context, root string, fn func(Entry) error) error 
 }
 
 func (Local) Open(ctx context.Context, path string) (io.ReadCloser, error) {
-	return os.Open(path)
+	return openRegular(path)
 }
 
 func (Local) IsDir(ctx context.Context, path string) (bool, error) {

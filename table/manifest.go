@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/featurizer/featurizer/backbones"
@@ -25,6 +26,59 @@ type Provenance struct {
 	Labels         []string                `json:"labels"`
 	// FastDecode: JPEGs were decoded at a reduced size (not bit-exact).
 	FastDecode bool `json:"fast_decode,omitempty"`
+	// MaxPixels and MaxBytes decide which inputs become rows and which
+	// rejects: an incremental run with other limits is refused.
+	MaxPixels int64 `json:"max_pixels,omitempty"`
+	MaxBytes  int64 `json:"max_bytes,omitempty"`
+}
+
+// FieldDiff is a provenance field on which two provenances differ, with
+// both values as JSON ("" when one does not record the field).
+type FieldDiff struct{ Field, A, B string }
+
+// Compare lists the provenance fields on which p and q differ, in the
+// order of the JSON (p's keys, then those only q has): every field,
+// including ones added after a table was written.
+func (p Provenance) Compare(q Provenance) []FieldDiff {
+	ja, _ := json.Marshal(p)
+	jb, _ := json.Marshal(q)
+	var a, b map[string]json.RawMessage
+	json.Unmarshal(ja, &a)
+	json.Unmarshal(jb, &b)
+	keys := jsonKeys(ja)
+	for _, k := range jsonKeys(jb) {
+		if _, ok := a[k]; !ok {
+			keys = append(keys, k)
+		}
+	}
+	var out []FieldDiff
+	for _, k := range keys {
+		if string(a[k]) != string(b[k]) {
+			out = append(out, FieldDiff{k, string(a[k]), string(b[k])})
+		}
+	}
+	return out
+}
+
+// jsonKeys lists the keys of a JSON object in their order.
+func jsonKeys(obj []byte) []string {
+	dec := json.NewDecoder(strings.NewReader(string(obj)))
+	var keys []string
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return nil
+	}
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return keys
+		}
+		keys = append(keys, t.(string))
+		var skip json.RawMessage
+		if dec.Decode(&skip) != nil {
+			return keys
+		}
+	}
+	return keys
 }
 
 // Manifest is written last, as _manifest.json, just before _SUCCESS.
@@ -44,6 +98,11 @@ type Manifest struct {
 	// Generation counts the incremental runs that added to the table (0:
 	// written in one run); their parts are named part-gNNNN-*.
 	Generation int `json:"generation,omitempty"`
+	// Job and Shards say which job wrote the table, and as how many
+	// shards (1: one process); Run is the run that completed it.
+	Job    string `json:"job,omitempty"`
+	Run    string `json:"run,omitempty"`
+	Shards int    `json:"shards,omitempty"`
 	// Drop lists, in a shard's record of an incremental run, the inputs of
 	// the table's earlier parts whose rows go (changed or removed): the
 	// last shard to finish drops them all, in one place.

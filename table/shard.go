@@ -85,79 +85,10 @@ func (s Shard) Done(ctx context.Context, dir storage.Dir) bool {
 	return err == nil
 }
 
-func (s Shard) owns(name string) bool {
-	return strings.HasPrefix(name, s.prefix())
-}
-
-// PrepareShard readies dir for this shard: other shards' files are left
-// alone; this shard's own parts are refused (or removed with overwrite);
-// the table-level manifest and _SUCCESS go, since the table is being
-// rewritten.
-func PrepareShard(ctx context.Context, dir storage.Dir, s Shard, overwrite bool) error {
-	if !s.Sharded() {
-		return PrepareDir(ctx, dir, overwrite)
-	}
-	if err := mkdir(dir); err != nil {
-		return err
-	}
-	ents, err := dir.List(ctx, "")
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return err
-	}
-	var mine, foreign []string
-	for _, e := range ents {
-		n := e.Name
-		switch {
-		case s.owns(n):
-			mine = append(mine, n)
-		case isTableFile(n) || n == ShardsDir || strings.HasPrefix(n, "."):
-		default:
-			foreign = append(foreign, n)
-		}
-	}
-	if len(foreign) > 0 {
-		return fmt.Errorf("%w: %s holds %s, which featurizer did not write", ErrOutputExists, dir.Location(), strings.Join(foreign, ", "))
-	}
-	if len(mine) > 0 && !overwrite {
-		if exists(ctx, dir, s.doneFile()) {
-			return fmt.Errorf("%w: %s already holds the finished parts of shard %s; pass --overwrite to redo them", ErrOutputExists, dir.Location(), s)
-		}
-		// This shard was interrupted: it resumes.
-		for _, n := range []string{ManifestFile, SuccessFile} {
-			if err := dir.Remove(ctx, n); err != nil {
-				return err
-			}
-		}
-		return s.removeTemps(ctx, dir)
-	}
-	rej, _ := dir.List(ctx, RejectsDir)
-	for _, e := range rej {
-		if s.owns(e.Name) {
-			mine = append(mine, path.Join(RejectsDir, e.Name))
-		}
-	}
-	for _, n := range append(mine, s.doneFile(), ManifestFile, SuccessFile) {
-		if err := dir.Remove(ctx, n); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// PrepareIncrementalShard readies dir for this shard of an incremental run:
-// the table's parts and manifest stay (they are its base); a shard that
-// already finished this generation is refused; leftovers of a killed run
-// go.
-func PrepareIncrementalShard(ctx context.Context, dir storage.Dir, s Shard) error {
-	if s.Done(ctx, dir) {
-		return fmt.Errorf("%w: %s already holds the finished parts of shard %s of this incremental run", ErrOutputExists, dir.Location(), s)
-	}
-	return s.removeTemps(ctx, dir)
-}
-
 // removeTemps deletes the temporaries this shard's killed run left, and
-// only those: the other shards, running now, have theirs in flight.
-func (s Shard) removeTemps(ctx context.Context, dir storage.Dir) error {
+// only those: the other shards, running now, have theirs in flight. With
+// overwrite, those of parts no shard of this layout writes go too.
+func (s Shard) removeTemps(ctx context.Context, dir storage.Dir, overwrite bool) error {
 	own := []string{"." + s.prefix(), "." + path.Base(s.doneFile()) + ".tmp-", fmt.Sprintf("._summary-s%03d.json.tmp-", s.Index)}
 	for _, sub := range []string{"", RejectsDir, ShardsDir} {
 		ents, err := dir.List(ctx, sub)
@@ -171,12 +102,22 @@ func (s Shard) removeTemps(ctx context.Context, dir storage.Dir) error {
 			if e.IsDir || !storage.IsTemp(e.Name) {
 				continue
 			}
+			mine := false
 			for _, p := range own {
-				if strings.HasPrefix(e.Name, p) {
-					if err := dir.Remove(ctx, path.Join(sub, e.Name)); err != nil {
-						return err
-					}
-					break
+				mine = mine || strings.HasPrefix(e.Name, p)
+			}
+			if !mine && sub == "" && isLeaseTemp(e.Name) && oldLocalFile(dir, e.Name) {
+				mine = true
+			}
+			if !mine && overwrite && sub != ShardsDir {
+				inner, _, _ := strings.Cut(strings.TrimPrefix(e.Name, "."), ".tmp-")
+				if p, ok := parsePartName(inner); ok && !s.inLayout(p) {
+					mine = true
+				}
+			}
+			if mine {
+				if err := dir.Remove(ctx, path.Join(sub, e.Name)); err != nil {
+					return err
 				}
 			}
 		}
@@ -185,24 +126,26 @@ func (s Shard) removeTemps(ctx context.Context, dir storage.Dir) error {
 }
 
 // ShardDone records a finished shard. When every shard of the run has
-// finished, it writes the table's manifest (all parts, the summed counts)
-// and _SUCCESS, and reports true. Two shards finishing together may both
-// write them, with the same content.
-func ShardDone(ctx context.Context, dir storage.Dir, s Shard, m Manifest) (bool, error) {
-	return ShardDoneThen(ctx, dir, s, m, nil)
+// finished, it completes the table (see Finish: the folder is checked
+// against the manifest, then the manifest and _SUCCESS are written) and
+// reports true. Two shards finishing together may both complete it, with
+// the same content.
+func ShardDone(ctx context.Context, dir storage.Dir, s Shard, m Manifest, o FinishOptions) (bool, error) {
+	return ShardDoneThen(ctx, dir, s, m, nil, o)
 }
 
 // ShardDoneThen is ShardDone with a last step before the table's manifest:
 // complete sees the shards' manifests and the summed one, and may change
 // the latter (an incremental run adds the table's earlier parts). It may
 // run in two shards at once, so it must be idempotent.
-func ShardDoneThen(ctx context.Context, dir storage.Dir, s Shard, m Manifest, complete func(shards []Manifest, total *Manifest) error) (bool, error) {
+func ShardDoneThen(ctx context.Context, dir storage.Dir, s Shard, m Manifest, complete func(shards []Manifest, total *Manifest) error, o FinishOptions) (bool, error) {
 	if err := WriteJSON(ctx, dir, s.doneFile(), m); err != nil {
 		return false, err
 	}
 	var all []Manifest
 	for i := 0; i < s.Count; i++ {
-		b, err := dir.ReadFile(ctx, Shard{Index: i, Count: s.Count, Gen: s.Gen}.doneFile())
+		name := Shard{Index: i, Count: s.Count, Gen: s.Gen}.doneFile()
+		b, err := dir.ReadFile(ctx, name)
 		if errors.Is(err, fs.ErrNotExist) {
 			return false, nil // another shard is still running
 		}
@@ -213,10 +156,15 @@ func ShardDoneThen(ctx context.Context, dir storage.Dir, s Shard, m Manifest, co
 		if err := json.Unmarshal(b, &sm); err != nil {
 			return false, err
 		}
+		if m.Job != "" && sm.Job != m.Job {
+			// An older table's record: that shard has not run yet (it
+			// replaces its own record when it does).
+			return false, nil
+		}
 		all = append(all, sm)
 	}
-	total := all[0]
-	total.Parts, total.RejectParts, total.Rows, total.Rejected = nil, nil, 0, 0
+	total := m
+	total.Parts, total.RejectParts, total.Rows, total.Rejected, total.Drop = nil, nil, 0, 0, nil
 	for _, sm := range all {
 		total.Parts = append(total.Parts, sm.Parts...)
 		total.RejectParts = append(total.RejectParts, sm.RejectParts...)
@@ -233,10 +181,10 @@ func ShardDoneThen(ctx context.Context, dir storage.Dir, s Shard, m Manifest, co
 	}
 	sort.Slice(total.Parts, func(i, j int) bool { return total.Parts[i].File < total.Parts[j].File })
 	sort.Slice(total.RejectParts, func(i, j int) bool { return total.RejectParts[i].File < total.RejectParts[j].File })
-	if err := WriteJSON(ctx, dir, ManifestFile, total); err != nil {
+	if err := Finish(ctx, dir, total, o); err != nil {
 		return false, err
 	}
-	return true, dir.WriteFile(ctx, SuccessFile, nil)
+	return true, nil
 }
 
 // PartInputsKey is the footer key recording which inputs a part covers:
@@ -268,6 +216,8 @@ type Committed struct {
 	Rejects    *PartInfo
 	Inputs     PartInputs
 	Provenance string // the footer's provenance JSON
+	// Job is the job that wrote it (nil: a part from before RunKey).
+	Job *Job
 }
 
 // ScanCommitted lists this shard's committed parts in dir (a part file is
@@ -298,7 +248,7 @@ func ScanCommitted(ctx context.Context, dir storage.Dir, s Shard) (map[int]Commi
 		if err != nil {
 			return nil, fmt.Errorf("committed part %s: %w", dir.Path(n), err)
 		}
-		c := Committed{Index: k, Part: PartInfo{File: n, Rows: int(rows)}, Provenance: meta[MetadataKey]}
+		c := Committed{Index: k, Part: PartInfo{File: n, Rows: int(rows)}, Provenance: meta[MetadataKey], Job: JobOf(meta)}
 		if err := json.Unmarshal([]byte(meta[PartInputsKey]), &c.Inputs); err != nil {
 			return nil, fmt.Errorf("committed part %s has no %s footer: written by another version; pass --overwrite", n, PartInputsKey)
 		}

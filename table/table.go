@@ -177,44 +177,6 @@ func WriteJSON(ctx context.Context, dir storage.Dir, name string, v any) error {
 // ErrOutputExists is returned when an output directory already holds a table.
 var ErrOutputExists = errors.New("output directory is not empty")
 
-// PrepareDir makes dir ready for a new table. A directory holding files
-// other than leftover temporaries is refused unless overwrite is set, in
-// which case the table files in it are removed (and nothing else).
-func PrepareDir(ctx context.Context, dir storage.Dir, overwrite bool) error {
-	ents, err := dir.List(ctx, "")
-	if errors.Is(err, fs.ErrNotExist) {
-		return mkdir(dir)
-	}
-	if err != nil {
-		return err
-	}
-	var foreign []string
-	for _, e := range ents {
-		n := e.Name
-		if isTableFile(n) || strings.HasPrefix(n, ".") {
-			continue
-		}
-		foreign = append(foreign, n)
-	}
-	if len(foreign) > 0 {
-		return fmt.Errorf("%w: %s holds %s, which featurizer did not write; choose an empty or new directory", ErrOutputExists, dir.Location(), strings.Join(foreign, ", "))
-	}
-	if !overwrite {
-		if exists(ctx, dir, SuccessFile) {
-			return fmt.Errorf("%w: %s already holds a complete table; pass --overwrite to replace it", ErrOutputExists, dir.Location())
-		}
-		// An interrupted run: its committed parts stay (the job resumes);
-		// what it left half-written goes.
-		return removeTemps(ctx, dir)
-	}
-	for _, e := range ents {
-		if err := dir.Remove(ctx, e.Name); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // mkdir creates a local directory (a bucket has no directories).
 func mkdir(dir storage.Dir) error {
 	if p := dir.LocalPath(); p != "" {
@@ -223,26 +185,24 @@ func mkdir(dir storage.Dir) error {
 	return nil
 }
 
-// exists reports whether name is a file of dir.
-func exists(ctx context.Context, dir storage.Dir, name string) bool {
-	sub, base := path.Split(name)
-	ents, err := dir.List(ctx, strings.TrimSuffix(sub, "/"))
-	if err != nil {
-		return false
-	}
-	for _, e := range ents {
-		if e.Name == base && !e.IsDir {
-			return true
-		}
-	}
-	return false
-}
-
-// removeTemps deletes the hidden temporary files a killed run left behind.
+// removeTemps deletes the hidden temporary files a killed run left behind
+// (not those of a lease being written: another process's, in flight).
 func removeTemps(ctx context.Context, dir storage.Dir) error {
 	for _, d := range []string{"", RejectsDir, ShardsDir} {
-		if err := dir.RemoveTemps(ctx, d); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		ents, err := dir.List(ctx, d)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
 			return err
+		}
+		for _, e := range ents {
+			if e.IsDir || !storage.IsTemp(e.Name) || (isLeaseTemp(e.Name) && !oldLocalFile(dir, path.Join(d, e.Name))) {
+				continue
+			}
+			if err := dir.Remove(ctx, path.Join(d, e.Name)); err != nil {
+				return err
+			}
 		}
 	}
 	return nil

@@ -50,27 +50,38 @@ func TestPartIsAtomic(t *testing.T) {
 	}
 }
 
-func TestPrepareDir(t *testing.T) {
+// An unsharded run's Prepare: a new directory is made, a complete table
+// is refused without overwrite and removed with it, and files featurizer
+// did not write are never deleted.
+func TestPrepareUnsharded(t *testing.T) {
 	dir := t.TempDir()
 	out := filepath.Join(dir, "new")
-	if err := PrepareDir(context.Background(), storage.NewLocalDir(out), false); err != nil {
+	prep := func(overwrite bool) error {
+		return Prepare(context.Background(), storage.NewLocalDir(out), PrepareOptions{Overwrite: overwrite, Creator: true})
+	}
+	if err := prep(false); err != nil {
 		t.Fatal(err)
+	}
+	if st, err := os.Stat(out); err != nil || !st.IsDir() {
+		t.Fatalf("no directory made: %v", err)
 	}
 	os.WriteFile(filepath.Join(out, PartName(0)), nil, 0o644)
 	os.WriteFile(filepath.Join(out, SuccessFile), nil, 0o644)
-	if err := PrepareDir(context.Background(), storage.NewLocalDir(out), false); !errors.Is(err, ErrOutputExists) || !strings.Contains(err.Error(), "--overwrite") {
+	if err := prep(false); !errors.Is(err, ErrOutputExists) || !strings.Contains(err.Error(), "--overwrite") {
 		t.Errorf("got %v", err)
 	}
-	if err := PrepareDir(context.Background(), storage.NewLocalDir(out), true); err != nil {
+	if err := prep(true); err != nil {
 		t.Fatal(err)
 	}
 	if ents, _ := os.ReadDir(out); len(ents) != 0 {
 		t.Errorf("overwrite left %v", ents)
 	}
-	// Files featurizer did not write are never deleted.
 	os.WriteFile(filepath.Join(out, "thesis.pdf"), nil, 0o644)
-	if err := PrepareDir(context.Background(), storage.NewLocalDir(out), true); err == nil || !strings.Contains(err.Error(), "thesis.pdf") {
+	if err := prep(true); err == nil || !strings.Contains(err.Error(), "thesis.pdf") {
 		t.Errorf("got %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(out, "thesis.pdf")); err != nil {
+		t.Error("a file featurizer did not write was removed")
 	}
 }
 
@@ -122,7 +133,7 @@ func TestShardRemovesOnlyItsTemps(t *testing.T) {
 	for n := range files {
 		os.WriteFile(filepath.Join(dir, n), []byte("x"), 0o644)
 	}
-	if err := PrepareIncrementalShard(ctx, d, Shard{Index: 1, Count: 4, Gen: 1}); err != nil {
+	if err := Prepare(ctx, d, PrepareOptions{Shard: Shard{Index: 1, Count: 4, Gen: 1}, Base: &Manifest{}}); err != nil {
 		t.Fatal(err)
 	}
 	for n, removed := range files {

@@ -21,6 +21,7 @@ import (
 	"github.com/featurizer/featurizer/backbones"
 	"github.com/featurizer/featurizer/internal/version"
 	"github.com/featurizer/featurizer/jobs"
+	"github.com/featurizer/featurizer/storage"
 	"github.com/featurizer/featurizer/table"
 )
 
@@ -118,9 +119,28 @@ func exitCode(err error, stderr io.Writer) int {
 		return exitInterrupted
 	}
 	fmt.Fprintf(stderr, "featurizer: %v\n", err)
-	var ue *usageError
-	var ce *jobs.ConfigError
-	if errors.As(err, &ue) || errors.As(err, &ce) {
+	return exitCodeOf(err)
+}
+
+// exitCodeOf maps an error to its exit code by its cause, whichever
+// command and stage reported it: a stage may call a failure configuration
+// (an input it could not list, weights it could not get) when the cause
+// was the network, a server or a wrong file on disk, and those are the
+// job's failures.
+func exitCodeOf(err error) int {
+	var (
+		usage    *usageError
+		missing  *backbones.MissingError
+		download *backbones.DownloadError
+		checksum *backbones.ChecksumError
+		config   *jobs.ConfigError
+	)
+	switch {
+	case errors.As(err, &usage), errors.As(err, &missing):
+		return exitUsage // the command line, or a file the user has to provide
+	case errors.As(err, &download), errors.As(err, &checksum), errors.Is(err, storage.ErrUnavailable):
+		return exitFailure // a server, the network or the file on disk failed the job
+	case errors.As(err, &config):
 		return exitUsage
 	}
 	return exitFailure
@@ -209,40 +229,19 @@ func (f *jobFlags) parse(args []string, stderr io.Writer) error {
 		return &usageError{fmt.Sprintf("%s: unexpected argument %q; inputs and outputs are given with --input and --output", f.fs.Name(), f.fs.Arg(0))}
 	}
 	c := &f.common
-	positive := []struct {
-		name string
-		v    int64
-	}{{"workers", int64(c.Workers)}, {"threads", int64(c.Threads)},
-		{"max-pixels", c.MaxPixels}, {"max-bytes", c.MaxBytes}, {"rows-per-part", int64(c.RowsPerPart)}}
-	if f.fs.Name() == "predict" {
-		positive = append(positive, struct {
-			name string
-			v    int64
-		}{"top-k", int64(f.topK)})
-	}
-	for _, p := range positive {
-		if p.v <= 0 {
-			return &usageError{fmt.Sprintf("--%s: expected a positive integer, got %d", p.name, p.v)}
-		}
-	}
 	if sh, err := shardFromFlagOrEnv(f.shard); err != nil {
 		return err
 	} else {
 		c.Shard = sh
 	}
-	if c.Readers < 0 {
-		return &usageError{fmt.Sprintf("--readers: expected a positive integer (or 0 for the default), got %d", c.Readers)}
-	}
-	if c.BatchSize < 0 {
-		return &usageError{fmt.Sprintf("--batch-size: expected a positive integer, got %d", c.BatchSize)}
-	}
-	if c.BatchSize == 0 && flagSet(f.fs, "batch-size") {
-		return &usageError{"--batch-size: expected a positive integer, got 0"}
-	}
-	switch c.Device {
-	case "cpu", "cuda", "tensorrt":
-	default:
-		return &usageError{fmt.Sprintf("--device: expected cpu, cuda or tensorrt, got %q", c.Device)}
+	// The same checks as a job file's settings get, naming the flags.
+	given := func(s string) bool { return flagSet(f.fs, strings.TrimPrefix(jobs.FlagKey(s), "--")) }
+	if f.fs.Name() == "predict" {
+		if err := (&jobs.PredictConfig{Common: *c, TopK: f.topK}).Validate(jobs.FlagKey, given); err != nil {
+			return err
+		}
+	} else if err := c.Validate(jobs.FlagKey, given); err != nil {
+		return err
 	}
 	switch f.progress {
 	case "auto", "bar", "log", "none":
@@ -263,7 +262,7 @@ func (f *jobFlags) parse(args []string, stderr io.Writer) error {
 		return &usageError{fmt.Sprintf("--output is required (see 'featurizer %s --help')", f.fs.Name())}
 	}
 	if c.Backbone == "" && c.Spec == "" && f.model == "" {
-		return &usageError{fmt.Sprintf("--backbone is required: a catalog name such as mobilenetv2 (see 'featurizer backbones') or an .onnx file with --spec")}
+		return &usageError{"--backbone is required: a catalog name such as mobilenetv2 (see 'featurizer backbones') or an .onnx file with --spec"}
 	}
 	return nil
 }
@@ -312,7 +311,7 @@ func summaryLine(s *jobs.Summary, err error) string {
 		state = "stopped"
 	}
 	var stages []string
-	for _, st := range []string{"read", "decode", "preprocess", "infer"} {
+	for _, st := range []string{"read", "decode", "preprocess", "infer", "features"} {
 		if n := s.RejectedByStage[st]; n > 0 {
 			stages = append(stages, fmt.Sprintf("%s %d", st, n))
 		}

@@ -59,7 +59,7 @@ func cmdTrain(ctx context.Context, args []string, stdout, stderr *os.File) error
 	}
 	if reg != "" {
 		v, err := strconv.ParseFloat(reg, 64)
-		if err != nil || v < 0 {
+		if err != nil {
 			return &usageError{fmt.Sprintf("--reg-param: expected a number >= 0, got %q", reg)}
 		}
 		c.Head.RegParam = &v
@@ -67,21 +67,17 @@ func cmdTrain(ctx context.Context, args []string, stdout, stderr *os.File) error
 	if grid != "" {
 		for _, f := range strings.Split(grid, ",") {
 			v, err := strconv.ParseFloat(strings.TrimSpace(f), 64)
-			if err != nil || v < 0 {
+			if err != nil {
 				return &usageError{fmt.Sprintf("--grid: expected comma-separated numbers >= 0, got %q", f)}
 			}
 			c.Head.Grid = append(c.Head.Grid, v)
 		}
 	}
-	for _, p := range []struct {
-		name string
-		v    float64
-	}{{"validation-fraction", c.ValFraction}, {"test-fraction", c.TestFraction}} {
-		if p.v < 0 || p.v >= 1 {
-			return &usageError{fmt.Sprintf("--%s: expected a fraction in [0, 1), got %v", p.name, p.v)}
-		}
-	}
 	c.Head.NoStandardize = noStd
+	// The same checks as a job file's train settings get, naming the flags.
+	if err := c.Validate(jobs.FlagKey, func(s string) bool { return flagSet(fs, strings.TrimPrefix(jobs.FlagKey(s), "--")) }); err != nil {
+		return err
+	}
 	c.Note = noteTo(stderr, quiet)
 	sum, err := jobs.Train(ctx, c)
 	if err != nil {

@@ -216,3 +216,38 @@ func fieldNames(t reflect.Type) []string {
 	sort.Strings(names)
 	return names
 }
+
+// Fields returns the dotted paths of the mapping keys that data sets to
+// something other than null ("train.max_iter"): a setting left out takes
+// its default, one that is written down must be valid, even when it is
+// the zero value. Lists are not entered.
+func Fields(data []byte) (map[string]bool, error) {
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return nil, &Error{Msg: "not valid YAML: " + strings.TrimPrefix(err.Error(), "yaml: ")}
+	}
+	out := map[string]bool{}
+	var walk func(n *yaml.Node, path string)
+	walk = func(n *yaml.Node, path string) {
+		switch n.Kind {
+		case yaml.DocumentNode:
+			for _, c := range n.Content {
+				walk(c, path)
+			}
+		case yaml.AliasNode:
+			walk(n.Alias, path)
+		case yaml.MappingNode:
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				v := n.Content[i+1]
+				if v.Kind == yaml.ScalarNode && v.Tag == "!!null" {
+					continue
+				}
+				sub := join(path, n.Content[i].Value)
+				out[sub] = true
+				walk(v, sub)
+			}
+		}
+	}
+	walk(&root, "")
+	return out, nil
+}

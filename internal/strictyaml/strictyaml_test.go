@@ -42,3 +42,19 @@ func TestDecode(t *testing.T) {
 		}
 	}
 }
+
+func TestFields(t *testing.T) {
+	got, err := Fields([]byte("name: x\ninner: {size: [1, 2], ratio: 0}\ntags: ~\nlist: [{ratio: 1}]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]bool{"name": true, "inner": true, "inner.size": true, "inner.ratio": true, "list": true}
+	if len(got) != len(want) {
+		t.Errorf("got %v, want %v", got, want)
+	}
+	for k := range want {
+		if !got[k] {
+			t.Errorf("%s missing from %v", k, got)
+		}
+	}
+}
