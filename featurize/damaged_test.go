@@ -54,6 +54,11 @@ func TestDamagedPNGsMatchPillow(t *testing.T) {
 	testDamagedMatchPillow(t, corrupt.WriteDamagedPNGs, 200, 50, 100)
 }
 
+// And GIFs.
+func TestDamagedGIFsMatchPillow(t *testing.T) {
+	testDamagedMatchPillow(t, corrupt.WriteDamagedGIFs, 200, 50, 100)
+}
+
 func testDamagedMatchPillow(t *testing.T, write func(string, int64) ([]string, error), minFiles, minAccepted, minRefused int) {
 	needPillow(t)
 	dir := t.TempDir()
@@ -88,7 +93,7 @@ func testDamagedMatchPillow(t *testing.T, write func(string, int64) ([]string, e
 			t.Errorf("%s: Pillow refuses it (%s), we decode it", filepath.Base(path), w.Error)
 		case w.OK && w.SHA256 != "" && (got.w != w.Width || got.h != w.Height || got.sha256 != w.SHA256):
 			t.Errorf("%s: %dx%d pixels differ from Pillow's %dx%d", filepath.Base(path), got.w, got.h, w.Width, w.Height)
-		case !w.OK && !strings.Contains(got.err, "JPEG") && !strings.Contains(got.err, "PNG") && !strings.Contains(got.err, "--max-pixels"):
+		case !w.OK && !strings.Contains(got.err, "JPEG") && !strings.Contains(got.err, "PNG") && !strings.Contains(got.err, "GIF") && !strings.Contains(got.err, "--max-pixels"):
 			t.Errorf("%s: the reason does not say what failed: %s", filepath.Base(path), got.err)
 		}
 	}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"image"
 	"image/color"
-	"image/gif"
 	_ "image/png" // registers PNG
 	"strings"
 
@@ -86,6 +85,8 @@ func (d *Decoder) Decode(data []byte) (img *RGB, err error) {
 		return nil, errors.New("unknown image format (not JPEG, PNG, GIF, BMP, WebP or TIFF)")
 	case "jpeg":
 		img, err = d.decodeJPEG(data)
+	case "gif":
+		img, err = d.decodeGIF(data)
 	case "png":
 		// Judged as Pillow reads PNGs; Go's decoder then reads the rows
 		// Pillow used, from a normalized file.
@@ -187,46 +188,29 @@ func (d *Decoder) decodeStd(data []byte, format string) (*RGB, error) {
 	if err := d.checkSize(cfg.Width, cfg.Height); err != nil {
 		return nil, err
 	}
-	var m image.Image
-	if format == "gif" {
-		m, err = gif.Decode(bytes.NewReader(data)) // the first frame
-	} else {
-		m, _, err = image.Decode(bytes.NewReader(data))
-	}
+	m, _, err := image.Decode(bytes.NewReader(data))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", strings.ToUpper(format), err)
 	}
 	b := m.Bounds()
 	w, h := b.Dx(), b.Dy()
-	ox, oy := 0, 0
-	if format == "gif" && (cfg.Width != w || cfg.Height != h || b.Min.X != 0 || b.Min.Y != 0) {
-		// A first frame smaller than the screen sits at its offset on a
-		// transparent (so, here, white) canvas.
-		ox, oy = b.Min.X, b.Min.Y
-		w, h = cfg.Width, cfg.Height
-	}
 	if err := d.checkSize(w, h); err != nil {
 		return nil, err
 	}
 	d.pix = grow(d.pix, w*h*3)
-	if ox != 0 || oy != 0 || w != b.Dx() || h != b.Dy() {
-		for i := range d.pix {
-			d.pix[i] = 255
-		}
-	}
 	if !(format == "webp" && webpToRGB(m, d.pix)) {
-		toRGB(m, d.pix, w, h, ox, oy)
+		toRGB(m, d.pix, w, h)
 	}
 	return &RGB{W: w, H: h, Pix: d.pix}, nil
 }
 
-// toRGB writes m into dst (w x h, packed RGB) at offset (ox, oy),
-// compositing alpha on white. 16-bit samples keep their high byte, as
+// toRGB writes m into dst (w x h, packed RGB), compositing alpha on
+// white. 16-bit samples keep their high byte, as
 // Pillow's unpackers do.
-func toRGB(m image.Image, dst []uint8, w, h, ox, oy int) {
+func toRGB(m image.Image, dst []uint8, w, h int) {
 	b := m.Bounds()
 	put := func(x, y int, r, g, bl uint8) {
-		px, py := x-b.Min.X+ox, y-b.Min.Y+oy
+		px, py := x-b.Min.X, y-b.Min.Y
 		if px < 0 || py < 0 || px >= w || py >= h {
 			return
 		}

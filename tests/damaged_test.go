@@ -13,7 +13,7 @@ import (
 	"github.com/featurizer/featurizer/table"
 )
 
-// A folder of damaged JPEGs and PNGs gives a row for exactly the files
+// A folder of damaged JPEGs, PNGs and GIFs gives a row for exactly the files
 // Pillow decodes and a decode reject for every other one: on every run,
 // with one decode worker or eight.
 func TestDamagedImagesTableMatchesPillow(t *testing.T) {
@@ -28,7 +28,7 @@ func TestDamagedImagesTableMatchesPillow(t *testing.T) {
 	model, spec := tinyBackbone(t, dir, testmodels.Options{Seed: 3})
 	in := filepath.Join(dir, "damaged")
 	var paths []string
-	for sub, write := range map[string]func(string, int64) ([]string, error){"jpeg": corrupt.WriteDamagedJPEGs, "png": corrupt.WriteDamagedPNGs} {
+	for sub, write := range map[string]func(string, int64) ([]string, error){"jpeg": corrupt.WriteDamagedJPEGs, "png": corrupt.WriteDamagedPNGs, "gif": corrupt.WriteDamagedGIFs} {
 		names, err := write(filepath.Join(in, sub), 2)
 		if err != nil {
 			t.Fatal(err)
