@@ -10,7 +10,7 @@ SHARED ?= ../shared
 APT_PACKAGES := libjpeg62-turbo-dev zlib1g-dev libopenblas-dev python3-pil python3-numpy python3-torchvision python3-sklearn
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup deps ort tools build test lint demo bench clean
+.PHONY: setup setup-gpu deps ort tools build test lint demo bench clean
 
 CACHE ?= $(or $(FEATURIZER_CACHE),$(or $(XDG_CACHE_HOME),$(HOME)/.cache)/featurizer)
 AZURITE_VERSION := 3.35.0
@@ -60,6 +60,12 @@ deps:
 
 ort:
 	scripts/setup-ort.sh
+
+# The host GPU runtime for --device cuda|tensorrt: ONNX Runtime 1.29.0 for
+# CUDA 13 from two npm packages (about 290 MB), SHA-256 verified against
+# scripts/ort-runtime.pins, beside the CPU runtime. No GPU needed to install.
+setup-gpu:
+	scripts/setup-ort-gpu.sh
 
 build:
 	$(GO) build -o $(BIN) ./cmd/featurizer

@@ -4,6 +4,7 @@ package backbones
 #cgo LDFLAGS: -ldl
 #include <dlfcn.h>
 #include <stdlib.h>
+#include <string.h>
 
 static int fz_can_dlopen(const char *name) {
 	void *h = dlopen(name, RTLD_LAZY | RTLD_LOCAL);
@@ -11,13 +12,26 @@ static int fz_can_dlopen(const char *name) {
 	dlclose(h);
 	return 1;
 }
+
+// fz_preload loads a library by absolute path, for good, into the global
+// namespace: a later dlopen of its soname (by the provider, by cuDNN) finds
+// it there. Returns NULL or the loader's message (malloc'ed: dlerror's
+// buffer is per thread).
+static char *fz_preload(const char *path) {
+	if (dlopen(path, RTLD_NOW | RTLD_GLOBAL) != NULL) return NULL;
+	const char *e = dlerror();
+	return strdup(e != NULL ? e : "dlopen failed");
+}
 */
 import "C"
 
 import (
+	"debug/elf"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync"
 	"unsafe"
 
 	ort "github.com/yalue/onnxruntime_go"
@@ -40,33 +54,21 @@ func DefaultBatchSize(device string) int {
 	return 32
 }
 
-// deviceLibs are the files a GPU provider needs, in the order they are
-// checked: ONNX Runtime's provider libraries (next to libonnxruntime.so)
-// and the NVIDIA libraries they load.
-var deviceLibs = map[string][]struct {
-	name     string
-	besideRT bool
-	hint     string
-}{
-	DeviceCUDA: {
-		{"libonnxruntime_providers_shared.so", true, "the ONNX Runtime GPU release (onnxruntime-linux-x64-gpu) puts it next to libonnxruntime.so; the CPU build pinned by make setup has no GPU providers"},
-		{"libonnxruntime_providers_cuda.so", true, "the ONNX Runtime GPU release (onnxruntime-linux-x64-gpu) puts it next to libonnxruntime.so; the CPU build pinned by make setup has no GPU providers"},
-		{"libcudart.so.12", false, "install the CUDA 12 runtime (or use the featurizer GPU container image)"},
-		{"libcublas.so.12", false, "install CUDA 12's cuBLAS (or use the featurizer GPU container image)"},
-		{"libcudnn.so.9", false, "install cuDNN 9 for CUDA 12 (or use the featurizer GPU container image)"},
-	},
-	DeviceTensorRT: {
-		{"libonnxruntime_providers_shared.so", true, "the ONNX Runtime GPU release puts it next to libonnxruntime.so"},
-		{"libonnxruntime_providers_tensorrt.so", true, "the ONNX Runtime GPU release puts it next to libonnxruntime.so"},
-		{"libonnxruntime_providers_cuda.so", true, "the ONNX Runtime GPU release puts it next to libonnxruntime.so"},
-		{"libcudart.so.12", false, "install the CUDA 12 runtime"},
-		{"libnvinfer.so.10", false, "install TensorRT 10 for CUDA 12 (libnvinfer10)"},
-	},
+// deviceProviders are the provider libraries each GPU device loads from
+// the runtime's folder, the one that needs the most last.
+var deviceProviders = map[string][]string{
+	DeviceCUDA:     {providersShared, providersCUDA},
+	DeviceTensorRT: {providersShared, providersCUDA, providersTensorRT},
 }
 
-// CheckDevice reports the first library a device needs that cannot be
-// loaded, naming the file and how to get it. The runtime must be
-// initialized (its directory is where the provider libraries belong).
+// CheckDevice makes sure a GPU device can start, or reports the first piece
+// missing in one line: the provider libraries beside the runtime, then what
+// they need, read from their ELF DT_NEEDED entries (recursively) plus
+// cuDNN 9, found by the system loader or in the Python environments'
+// site-packages/nvidia folders. Libraries found only there are loaded now,
+// by absolute path in dependency order and into the global namespace, so
+// the provider's own loading by soname succeeds without LD_LIBRARY_PATH.
+// The runtime must be initialized (its folder holds the providers).
 func CheckDevice(device string) error {
 	switch device {
 	case "", DeviceCPU:
@@ -79,18 +81,94 @@ func CheckDevice(device string) error {
 	if err != nil {
 		return err
 	}
-	for _, l := range deviceLibs[device] {
-		path := l.name
-		if l.besideRT {
-			path = filepath.Join(filepath.Dir(lib), l.name)
-			if _, err := os.Stat(path); err != nil {
-				return fmt.Errorf("--device %s: %s is missing (looked for %s): %s", device, l.name, path, l.hint)
-			}
+	dir := filepath.Dir(lib)
+	var providers []string
+	for _, name := range deviceProviders[device] {
+		p := filepath.Join(dir, name)
+		if _, err := os.Stat(p); err != nil {
+			return fmt.Errorf("--device %s: %s is missing beside %s: %s", device, name, lib, noProvidersHint(device))
+		}
+		f, err := elf.Open(p)
+		if err != nil {
+			return fmt.Errorf("--device %s: %s is not a shared library (%v): a damaged install; run `make setup-gpu` again or reinstall the GPU build", device, p, err)
+		}
+		f.Close()
+		providers = append(providers, p)
+	}
+	r := &libResolver{runtimeDir: dir, system: canDlopen, dirs: pythonNVIDIADirs(currentPyEnv())}
+	plan := r.plan(providers)
+	if len(plan.missing) > 0 {
+		return missingLibsError(device, plan, len(r.dirs))
+	}
+	if err := preload(plan.load); err != nil {
+		return fmt.Errorf("--device %s: %w", device, err)
+	}
+	for _, p := range plan.optional {
+		preload([]string{p}) // cuDNN reports a part it needs and cannot load
+	}
+	return nil
+}
+
+func noProvidersHint(device string) string {
+	return fmt.Sprintf("this ONNX Runtime has no GPU providers (the CPU build of make setup has none); run `make setup-gpu` (ONNX Runtime %s for CUDA 13), which --device %s then uses, or point FEATURIZER_ORT_LIB at a GPU build", ORTGPUVersion, device)
+}
+
+// missingLibsError names the first missing library, how to get it, and the
+// others missing, in one line.
+func missingLibsError(device string, plan libPlan, pyDirs int) error {
+	first := plan.missing[0]
+	msg := fmt.Sprintf("--device %s: %s not found (needed by %s): %s", device, first.soname, first.neededBy, libHint(first.soname, plan.cudaMajor))
+	if len(plan.missing) > 1 {
+		var more []string
+		for _, m := range plan.missing[1:] {
+			more = append(more, m.soname)
+		}
+		msg += "; also missing: " + strings.Join(more, ", ")
+	}
+	if pyDirs == 0 {
+		return fmt.Errorf("%s (looked in the system library path; no Python environment on PATH or in $VIRTUAL_ENV has site-packages/nvidia)", msg)
+	}
+	return fmt.Errorf("%s (looked in the system library path and %d site-packages/nvidia folders)", msg, pyDirs)
+}
+
+func libHint(soname, cuda string) string {
+	if cuda == "" {
+		cuda = "13"
+	}
+	pipSuffix := ""
+	if cuda != "13" {
+		pipSuffix = "-cu" + cuda
+	}
+	switch {
+	case isDriver(soname):
+		return "it is the NVIDIA driver's library; this machine has no NVIDIA driver the loader can find (no GPU?)"
+	case strings.HasPrefix(soname, "libcudnn"):
+		return fmt.Sprintf("cuDNN 9 for CUDA %s: pip install nvidia-cudnn-cu%s (PyTorch for CUDA %s brings it), or NVIDIA's cuDNN package", cuda, cuda, cuda)
+	case strings.HasPrefix(soname, "libnvinfer"), strings.HasPrefix(soname, "libnvonnxparser"):
+		major := soname[strings.LastIndex(soname, ".")+1:]
+		return fmt.Sprintf("TensorRT %s for CUDA %s: pip install 'tensorrt-cu%s-libs==%s.*', or NVIDIA's TensorRT %s package", major, cuda, cuda, major, major)
+	}
+	return fmt.Sprintf("part of CUDA %s: pip install nvidia-cublas%s nvidia-cuda-runtime%s nvidia-curand%s (PyTorch for CUDA %s brings them), or the CUDA %s toolkit", cuda, pipSuffix, pipSuffix, pipSuffix, cuda, cuda)
+}
+
+var preloaded sync.Map // absolute path -> true
+
+// preload loads the files in order (each after what it needs), once per
+// process.
+func preload(paths []string) error {
+	for _, p := range paths {
+		if _, done := preloaded.Load(p); done {
 			continue
 		}
-		if !canDlopen(path) {
-			return fmt.Errorf("--device %s: cannot load %s: %s", device, l.name, l.hint)
+		c := C.CString(p)
+		e := C.fz_preload(c)
+		C.free(unsafe.Pointer(c))
+		if e != nil {
+			msg := C.GoString(e)
+			C.free(unsafe.Pointer(e))
+			return fmt.Errorf("load %s: %s", p, msg)
 		}
+		preloaded.Store(p, true)
 	}
 	return nil
 }
@@ -107,13 +185,11 @@ func appendProvider(opts *ort.SessionOptions, o EngineOptions) error {
 	switch o.Device {
 	case "", DeviceCPU:
 		if o.FP16 {
-			return fmt.Errorf("--fp16 needs a GPU device (--device tensorrt)")
+			return fmt.Errorf("--fp16 needs a GPU device (--device cuda or tensorrt): the CPU provider has few float16 kernels and would cast back to float32 around the others")
 		}
 		return nil
 	case DeviceCUDA:
-		if o.FP16 {
-			return fmt.Errorf("--fp16: the CUDA provider runs the model's float32 graph as it is; use --device tensorrt for float16")
-		}
+		// With FP16 the engine has already converted the graph to float16.
 		return appendCUDA(opts, o.DeviceID)
 	case DeviceTensorRT:
 		trt, err := ort.NewTensorRTProviderOptions()

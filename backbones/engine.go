@@ -25,13 +25,18 @@ type EngineOptions struct {
 	// Device is cpu (default), cuda or tensorrt; DeviceID picks the GPU.
 	Device   string
 	DeviceID int
-	// FP16 runs in half precision (TensorRT).
+	// FP16 runs in half precision: on cuda the graph is converted to
+	// float16 at load (inputs and outputs stay float32); TensorRT builds
+	// float16 engines itself.
 	FP16 bool
 }
 
 // Engine runs a backbone with ONNX Runtime: image tensors in, feature
-// vectors and class scores out. One Engine is one session; Run must not be
-// called concurrently.
+// vectors and class scores out. One Engine is one session; Run may be
+// called from several goroutines at once, each call with buffers of its own
+// (ONNX Runtime's Run is safe for concurrent calls, and on a GPU each call
+// runs on a CUDA stream of its own: one batch's copy overlaps another's
+// compute). Close must wait for the calls.
 type Engine struct {
 	session    *ort.DynamicAdvancedSession
 	inputName  string
@@ -115,6 +120,12 @@ func NewEngineFromBytes(data []byte, spec *Spec, o EngineOptions) (*Engine, erro
 	edited, err := m.Apply(edit)
 	if err != nil {
 		return nil, fmt.Errorf("edit model: %w", err)
+	}
+	if o.FP16 {
+		m, data = nil, nil // the float16 copy is made without them
+		if edited, err = deviceGraph(edited, o); err != nil {
+			return nil, err
+		}
 	}
 	// The weights exist up to four times while the session is created
 	// (file bytes, edited bytes, ONNX Runtime's parse, its tensors): hand
@@ -489,7 +500,8 @@ func (e *Engine) Run(input []float32, n int, feats, logits []float32) error {
 
 // InputBuffer returns room for n input values, to be passed to Run: on a
 // GPU, page-locked memory (valid until Close), so that the copy of each
-// batch to the device is a direct DMA instead of a staged one.
+// batch to the device is a direct DMA instead of a staged one. Calls in
+// flight at once each need their own; it is safe to call concurrently.
 func (e *Engine) InputBuffer(n int) []float32 {
 	if e.pinned != nil {
 		if b, err := e.pinned.Floats(n); err == nil {

@@ -20,39 +20,122 @@ const (
 	ORTNpmPackage = "onnxruntime-node@1.30.0"
 )
 
+// The GPU runtime make setup-gpu installs for the host (--device cuda and
+// tensorrt outside the container): ONNX Runtime 1.29.0 for CUDA 13, the core
+// from onnxruntime-node and Microsoft's provider libraries from
+// com.github.asus4.onnxruntime.linux-x64-gpu, all in one folder (the core
+// loads its providers from its own directory, and core and providers must be
+// one version). scripts/ort-runtime.pins holds these pins (HOST_GPU_*);
+// scripts/install-runtime.sh check keeps these constants equal to them.
+const (
+	ORTGPUVersion                 = "1.29.0"
+	ORTGPUDir                     = "1.29.0-cuda13"
+	ORTGPULibSHA256               = "89688f5cf51c7e31befbb7b9101bc027799009b18d1baa9a5b1146a72e69538d"
+	ORTGPUProvidersSharedSHA256   = "c6a12593396095f5670160e284c35d1700b7708cf3037b7042e2a5200ccae772"
+	ORTGPUProvidersCUDASHA256     = "56cf3254b118ad837ccc4ed8f6d1b23504bbf7ef91b34cbc0b289cb7f10b3037"
+	ORTGPUProvidersTensorRTSHA256 = "ef6071798a339038ad66c428fb1a809cf8e499bffc3b6870e4e8bc4f4c6a6320"
+)
+
+// The provider libraries ONNX Runtime loads from its own directory.
+const (
+	providersShared   = "libonnxruntime_providers_shared.so"
+	providersCUDA     = "libonnxruntime_providers_cuda.so"
+	providersTensorRT = "libonnxruntime_providers_tensorrt.so"
+)
+
+// gpuRuntimeFiles are the files of the make setup-gpu folder and their pins.
+var gpuRuntimeFiles = []struct{ name, sha256 string }{
+	{ORTLibName, ORTGPULibSHA256},
+	{providersShared, ORTGPUProvidersSharedSHA256},
+	{providersCUDA, ORTGPUProvidersCUDASHA256},
+	{providersTensorRT, ORTGPUProvidersTensorRTSHA256},
+}
+
 // DefaultORTLibPath is where make setup puts the library.
 func DefaultORTLibPath() string {
 	return filepath.Join(CacheDir(), "onnxruntime", ORTVersion, ORTLibName)
 }
 
-// FindORTLibrary returns the absolute path of the ONNX Runtime shared
-// library: explicit if given, else $FEATURIZER_ORT_LIB, the setup cache,
-// next to the executable, or the system library directories.
+// DefaultGPURuntimeDir is where make setup-gpu puts the GPU runtime.
+func DefaultGPURuntimeDir() string {
+	return filepath.Join(CacheDir(), "onnxruntime", ORTGPUDir)
+}
+
+func isGPU(device string) bool { return device == DeviceCUDA || device == DeviceTensorRT }
+
+// FindORTLibrary returns the absolute path of the CPU runtime:
+// FindORTLibraryFor(explicit, DeviceCPU).
 func FindORTLibrary(explicit string) (string, error) {
+	return FindORTLibraryFor(explicit, DeviceCPU)
+}
+
+// FindORTLibraryFor returns the absolute path of the ONNX Runtime shared
+// library to load for a device: explicit if given, else
+// $FEATURIZER_ORT_LIB, else for a GPU device the first library found with
+// GPU providers beside it (the make setup-gpu folder first, then the places
+// below), else the make setup cache, next to the executable (and ../lib),
+// or the system library directories. ONNX Runtime can be loaded once per
+// process, so the device decides before InitRuntimeFor.
+func FindORTLibraryFor(explicit, device string) (string, error) {
 	var candidates []string
 	if explicit != "" {
 		candidates = []string{explicit}
 	} else if env := os.Getenv("FEATURIZER_ORT_LIB"); env != "" {
 		candidates = []string{env}
 	} else {
-		candidates = append(candidates, DefaultORTLibPath())
-		if exe, err := os.Executable(); err == nil {
-			dir := filepath.Dir(exe)
-			candidates = append(candidates, filepath.Join(dir, ORTLibName), filepath.Join(dir, "..", "lib", ORTLibName))
+		candidates = defaultORTCandidates()
+		if isGPU(device) {
+			if p, ok := findGPURuntime(); ok {
+				return p, nil
+			}
 		}
-		candidates = append(candidates, "/usr/local/lib/"+ORTLibName, "/usr/lib/"+ORTLibName)
 	}
 	for _, c := range candidates {
-		abs, err := filepath.Abs(c)
-		if err != nil {
-			continue
-		}
-		if st, err := os.Stat(abs); err == nil && !st.IsDir() {
+		if abs, ok := regularFile(c); ok {
 			return abs, nil
 		}
 	}
-	return "", fmt.Errorf("ONNX Runtime library %s not found (looked in %s); run `make setup` or set FEATURIZER_ORT_LIB / --ort-lib",
-		ORTLibName, strings.Join(candidates, ", "))
+	hint := "run `make setup` or set FEATURIZER_ORT_LIB / --ort-lib"
+	if isGPU(device) {
+		hint = "run `make setup-gpu` (ONNX Runtime " + ORTGPUVersion + " for CUDA 13) or set FEATURIZER_ORT_LIB / --ort-lib to a GPU build"
+	}
+	return "", fmt.Errorf("ONNX Runtime library %s not found (looked in %s); %s", ORTLibName, strings.Join(candidates, ", "), hint)
+}
+
+// defaultORTCandidates are the places the library is looked for when
+// neither --ort-lib nor FEATURIZER_ORT_LIB names it.
+func defaultORTCandidates() []string {
+	candidates := []string{DefaultORTLibPath()}
+	if exe, err := os.Executable(); err == nil {
+		dir := filepath.Dir(exe)
+		candidates = append(candidates, filepath.Join(dir, ORTLibName), filepath.Join(dir, "..", "lib", ORTLibName))
+	}
+	return append(candidates, "/usr/local/lib/"+ORTLibName, "/usr/lib/"+ORTLibName)
+}
+
+// findGPURuntime returns the first default library with GPU providers
+// beside it: the make setup-gpu folder, then the other default places (the
+// container's ../lib holds the official GPU release).
+func findGPURuntime() (string, bool) {
+	for _, c := range append([]string{filepath.Join(DefaultGPURuntimeDir(), ORTLibName)}, defaultORTCandidates()...) {
+		abs, ok := regularFile(c)
+		if !ok {
+			continue
+		}
+		if _, ok := regularFile(filepath.Join(filepath.Dir(abs), providersShared)); ok {
+			return abs, true
+		}
+	}
+	return "", false
+}
+
+func regularFile(p string) (string, bool) {
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		return "", false
+	}
+	st, err := os.Stat(abs)
+	return abs, err == nil && !st.IsDir()
 }
 
 var (
@@ -61,11 +144,18 @@ var (
 	ortPath string
 )
 
-// InitRuntime loads ONNX Runtime from libPath (made absolute) once per
-// process. Later calls return the first call's result.
+// InitRuntime loads the CPU runtime: InitRuntimeFor(libPath, DeviceCPU).
 func InitRuntime(libPath string) error {
+	return InitRuntimeFor(libPath, DeviceCPU)
+}
+
+// InitRuntimeFor loads ONNX Runtime once per process, from libPath (made
+// absolute) or else the library FindORTLibraryFor picks for the device (the
+// make setup-gpu runtime for cuda and tensorrt when it is installed). Later
+// calls return the first call's result.
+func InitRuntimeFor(libPath, device string) error {
 	ortOnce.Do(func() {
-		path, err := FindORTLibrary(libPath)
+		path, err := FindORTLibraryFor(libPath, device)
 		if err != nil {
 			ortErr = err
 			return

@@ -2,6 +2,7 @@
 classifier replaced by Identity), PIL + torchvision transforms in a DataLoader,
 batch 32, the same cores. Prints one JSON line with images per second."""
 import argparse
+import contextlib
 import json
 import os
 import time
@@ -33,7 +34,9 @@ def main():
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--device", default="cpu", help="cpu or cuda")
-    ap.add_argument("--fp16", action="store_true", help="half precision (cuda)")
+    ap.add_argument("--fp16", action="store_true", help="half precision (cuda): the model in float16")
+    ap.add_argument("--autocast", action="store_true", help="float16 autocast (cuda), what PyTorch recommends")
+    ap.add_argument("--channels-last", action="store_true", help="channels_last memory format")
     ap.add_argument("--repeat", type=int, default=1, help="passes over the images (after one untimed pass)")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
@@ -48,27 +51,34 @@ def main():
     dtype = torch.float16 if a.fp16 else torch.float32
     if a.fp16:
         model.half()
+    fmt = torch.channels_last if a.channels_last else torch.contiguous_format
+    model.to(memory_format=fmt)
+    amp = torch.autocast(a.device, dtype=torch.float16) if a.autocast else contextlib.nullcontext()
     tf = transforms.Compose([
         transforms.Resize(resize), transforms.CenterCrop(crop), transforms.ToTensor(),
         transforms.Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])])
     ds = Files(a.images, tf)
     dl = torch.utils.data.DataLoader(ds, batch_size=a.batch, num_workers=a.threads,
                                      pin_memory=a.device != "cpu", persistent_workers=a.repeat > 1)
-    with torch.inference_mode():
-        model(torch.zeros(2, 3, crop, crop, device=a.device, dtype=dtype))  # warm-up
+    def move(x):
+        return x.to(a.device, dtype, non_blocking=True).contiguous(memory_format=fmt)
+
+    with torch.inference_mode(), amp:
+        model(move(torch.zeros(2, 3, crop, crop)))  # warm-up
         if a.repeat > 1:
             for x in dl:  # untimed pass: page cache, cuDNN autotuning
-                model(x.to(a.device, dtype, non_blocking=True)).sum().item()
+                model(move(x)).sum().item()
         n, t0 = 0, time.perf_counter()
         for _ in range(a.repeat):
             for x in dl:
-                f = model(x.to(a.device, dtype, non_blocking=True))
+                f = model(move(x))
                 n += f.shape[0]
         if a.device != "cpu":
             torch.cuda.synchronize()
         dt = time.perf_counter() - t0
     print(json.dumps({"images": n, "seconds": dt, "images_per_second": n / dt, "torch": torch.__version__,
                       "threads": a.threads, "workers": a.threads, "device": a.device, "fp16": a.fp16,
+                      "autocast": a.autocast, "channels_last": a.channels_last,
                       "batch": a.batch}))
 
 

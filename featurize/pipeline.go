@@ -28,7 +28,9 @@ const (
 	StageInfer      = "infer"
 )
 
-// Runner runs a model on a batch; *backbones.Engine is one.
+// Runner runs a model on a batch; *backbones.Engine is one. With
+// Options.InFlight above 1, Run is called from several goroutines at once,
+// each call with its own input and output buffers.
 type Runner interface {
 	SampleSize() int
 	FeatureDim() int
@@ -83,7 +85,13 @@ type Options struct {
 	// read waits on the network; default 0 (decode workers read) on local
 	// disk, 4 per decode worker (at least 16) for object storage: by
 	// Little's law, 500 img/s at 30 ms per GET needs 15 in flight.
-	Readers  int
+	Readers int
+	// InFlight is how many batches may be in inference at once (calls to
+	// Runner.Run from as many goroutines); default 1. On a GPU, 2 lets the
+	// copy of one batch and the host's share of its call overlap another
+	// batch's compute. Results still reach the Sink in input order; each
+	// batch in flight holds its own buffers (InFlight+2 batches in all).
+	InFlight int
 	Progress Progress
 	// Skip, when set, passes over items an interrupted run already wrote
 	// (an error stops the run: the input no longer matches).
@@ -112,7 +120,19 @@ type Stats struct {
 	PrepNs     int64              `json:"-"`
 	InferNs    int64              `json:"-"`
 	WriteNs    int64              `json:"-"`
-	WaitDataNs int64              `json:"-"` // inference waiting for a full batch
+	WaitDataNs int64              `json:"-"` // some inference slot waiting for a full batch (union over slots)
+	// InferBusyNs is the time at least one inference call was running
+	// (the union of the calls' intervals; InferNs sums them). Wall minus
+	// it is time the device had nothing to do.
+	InferBusyNs int64 `json:"-"`
+	// InferBusyShare is InferBusyNs over the wall time: the share of the
+	// run during which the device had a call to work on.
+	InferBusyShare float64 `json:"infer_busy_share"`
+	// InferWaitShare is WaitDataNs over the wall time: the share during
+	// which inference could have taken another batch but none was ready.
+	InferWaitShare float64 `json:"infer_wait_data_share"`
+	InFlight       int     `json:"inflight"`             // batches allowed in inference at once
+	MaxInFlight    int     `json:"infer_max_concurrent"` // most calls seen running at once
 }
 
 type job struct {
@@ -133,6 +153,7 @@ type decoded struct {
 }
 
 type batch struct {
+	seq     int64 // position in the input order, for the writer
 	input   []float32
 	results []Result
 	slotOf  []int // index in results -> row in the input tensor, -1 for rejects
@@ -160,8 +181,12 @@ func Run(ctx context.Context, src Walker, eng Runner, pre backbones.Preprocessin
 	if _, local := o.Store.(storage.Local); o.Readers == 0 && !local {
 		o.Readers = max(16, 4*o.Workers)
 	}
+	if o.InFlight <= 0 {
+		o.InFlight = 1
+	}
 	sample := eng.SampleSize()
-	st := &Stats{ByStage: map[string]int64{}}
+	st := &Stats{ByStage: map[string]int64{}, InFlight: o.InFlight}
+	var calls, waits spans
 	if o.Progress != nil {
 		o.Progress.Start()
 	}
@@ -179,14 +204,17 @@ func Run(ctx context.Context, src Walker, eng Runner, pre backbones.Preprocessin
 	jobs := make(chan job, o.Workers)
 	decodedCh := make(chan decoded, o.Workers)
 	toInfer := make(chan *batch, 1)
-	toWrite := make(chan *batch, 1)
-	free := make(chan *batch, 3)
+	toWrite := make(chan *batch, o.InFlight)
+	// One batch filling, one written, InFlight in inference (or queued):
+	// the memory stays bounded whatever the pace of each stage.
+	nbatches := o.InFlight + 2
+	free := make(chan *batch, nbatches)
 	// A GPU engine hands out page-locked input memory (direct copies).
 	alloc := func(n int) []float32 { return make([]float32, n) }
 	if a, ok := eng.(interface{ InputBuffer(int) []float32 }); ok {
 		alloc = a.InputBuffer
 	}
-	for i := 0; i < 3; i++ {
+	for i := 0; i < nbatches; i++ {
 		free <- &batch{
 			input:  alloc(o.BatchSize * sample),
 			feats:  make([]float32, o.BatchSize*eng.FeatureDim()),
@@ -320,15 +348,17 @@ func Run(ctx context.Context, src Walker, eng Runner, pre backbones.Preprocessin
 	g.Go(func() error {
 		defer close(toInfer)
 		pending := map[int64]decoded{}
-		var next int64
+		var next, seq int64
 		var cur *batch
 		emit := func() error {
 			if cur == nil {
 				return nil
 			}
+			cur.seq = seq
 			select {
 			case toInfer <- cur:
 				cur = nil
+				seq++
 				return nil
 			case <-ctx.Done():
 				return ctx.Err()
@@ -377,70 +407,96 @@ func Run(ctx context.Context, src Walker, eng Runner, pre backbones.Preprocessin
 		return emit()
 	})
 
-	// Inference: one session, batches in order.
-	g.Go(func() error {
-		defer close(toWrite)
-		fd, nc := eng.FeatureDim(), eng.NumClasses()
-		for {
-			t0 := time.Now()
-			var b *batch
-			var ok bool
-			select {
-			case b, ok = <-toInfer:
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-			if !ok {
-				return nil
-			}
-			st.WaitDataNs += int64(time.Since(t0))
-			// Between batches is the only place a stop is honoured.
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-			t1 := time.Now()
-			if err := infer(eng, b, sample, fd, nc); err != nil {
-				return err
-			}
-			st.InferNs += int64(time.Since(t1))
-			st.Batches++
-			select {
-			case toWrite <- b:
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-		}
-	})
-
-	// Writer.
-	g.Go(func() error {
-		for b := range toWrite {
-			t0 := time.Now()
-			if err := sink.Write(b.results); err != nil {
-				return fmt.Errorf("write: %w", err)
-			}
-			st.WriteNs += int64(time.Since(t0))
-			for _, r := range b.results {
-				if r.Reject != nil {
-					st.Rejected++
-					st.ByStage[r.Reject.Stage]++
-				} else {
-					st.Rows++
+	// Inference: InFlight goroutines share the runner (one session: ONNX
+	// Runtime runs concurrent calls, each on its own CUDA stream on a GPU),
+	// each with a batch of its own. A call in flight always completes; a
+	// stop is honoured between batches.
+	fd, nc := eng.FeatureDim(), eng.NumClasses()
+	var infering sync.WaitGroup
+	for k := 0; k < o.InFlight; k++ {
+		infering.Add(1)
+		g.Go(func() error {
+			defer infering.Done()
+			for {
+				var b *batch
+				var ok bool
+				waits.begin()
+				select {
+				case b, ok = <-toInfer:
+				case <-ctx.Done():
+				}
+				waits.end()
+				if !ok {
+					return ctx.Err() // nil at the end of the input
+				}
+				// Between batches is the only place a stop is honoured.
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+				t1 := calls.begin()
+				err := infer(eng, b, sample, fd, nc)
+				atomic.AddInt64(&st.InferNs, int64(calls.end().Sub(t1)))
+				if err != nil {
+					return err
+				}
+				atomic.AddInt64(&st.Batches, 1)
+				select {
+				case toWrite <- b:
+				case <-ctx.Done():
+					return ctx.Err()
 				}
 			}
-			if o.Progress != nil {
-				o.Progress.Update(st.Rows+st.Rejected, st.Rejected)
+		})
+	}
+	go func() { infering.Wait(); close(toWrite) }()
+
+	// Writer: puts the batches back in input order (calls in flight finish
+	// in any order). A batch waiting here for an earlier one holds no slot
+	// the earlier one needs, so this never stalls the pipeline.
+	g.Go(func() error {
+		pending := map[int64]*batch{}
+		var next int64
+		for b := range toWrite {
+			pending[b.seq] = b
+			for {
+				b, ok := pending[next]
+				if !ok {
+					break
+				}
+				delete(pending, next)
+				next++
+				t0 := time.Now()
+				if err := sink.Write(b.results); err != nil {
+					return fmt.Errorf("write: %w", err)
+				}
+				st.WriteNs += int64(time.Since(t0))
+				for _, r := range b.results {
+					if r.Reject != nil {
+						st.Rejected++
+						st.ByStage[r.Reject.Stage]++
+					} else {
+						st.Rows++
+					}
+				}
+				if o.Progress != nil {
+					o.Progress.Update(st.Rows+st.Rejected, st.Rejected)
+				}
+				for i := range b.results {
+					b.results[i] = Result{} // drop references to the batch
+				}
+				free <- b
 			}
-			for i := range b.results {
-				b.results[i] = Result{} // drop references to the batch
-			}
-			free <- b
+		}
+		if len(pending) > 0 && ctx.Err() == nil {
+			return fmt.Errorf("pipeline: %d batches out of order after the input ended", len(pending))
 		}
 		return nil
 	})
 
 	err := g.Wait()
 	st.Wall = time.Since(start)
+	st.WaitDataNs, _ = waits.total()
+	st.InferBusyNs, st.MaxInFlight = calls.total()
 	st.finish()
 	return st, err
 }
@@ -449,6 +505,8 @@ func (st *Stats) finish() {
 	st.WallSec = st.Wall.Seconds()
 	if st.WallSec > 0 {
 		st.ImgPerSec = float64(st.Rows) / st.WallSec
+		st.InferBusyShare = float64(st.InferBusyNs) / float64(st.Wall)
+		st.InferWaitShare = float64(st.WaitDataNs) / float64(st.Wall)
 	}
 	st.StageSec = map[string]float64{
 		"read":            time.Duration(st.ReadNs).Seconds(),
@@ -457,7 +515,59 @@ func (st *Stats) finish() {
 		"infer":           time.Duration(st.InferNs).Seconds(),
 		"write":           time.Duration(st.WriteNs).Seconds(),
 		"infer_wait_data": time.Duration(st.WaitDataNs).Seconds(),
+		"infer_busy":      time.Duration(st.InferBusyNs).Seconds(),
 	}
+}
+
+// spans measures the union of intervals that may overlap (calls running,
+// slots waiting): the time at least one was open, and how many were open
+// at once at most.
+type spans struct {
+	mu      sync.Mutex
+	now     func() time.Time // time.Now; tests set a clock
+	open    int
+	maxOpen int
+	since   time.Time // when open last went from 0 to 1
+	ns      int64
+}
+
+// begin opens an interval and returns its start.
+func (s *spans) begin() time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t := s.clock()
+	if s.open == 0 {
+		s.since = t
+	}
+	s.open++
+	s.maxOpen = max(s.maxOpen, s.open)
+	return t
+}
+
+// end closes an interval and returns its end.
+func (s *spans) end() time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t := s.clock()
+	s.open--
+	if s.open == 0 {
+		s.ns += int64(t.Sub(s.since))
+	}
+	return t
+}
+
+// total is the time covered by closed intervals, and the most open at once.
+func (s *spans) total() (ns int64, maxOpen int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.ns, s.maxOpen
+}
+
+func (s *spans) clock() time.Time {
+	if s.now != nil {
+		return s.now()
+	}
+	return time.Now()
 }
 
 // next receives the next job: ok is false at the end of the input (err

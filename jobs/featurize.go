@@ -41,6 +41,7 @@ type Common struct {
 	Overwrite bool
 
 	BatchSize   int // default 32 on CPU, 128 on a GPU
+	InFlight    int // batches in inference at once; default 1 on CPU, 2 on a GPU
 	Device      string
 	DeviceID    int
 	FP16        bool
@@ -99,6 +100,8 @@ type Summary struct {
 	BatchSize       int                `json:"batch_size"`
 	Workers         int                `json:"workers"`
 	Threads         int                `json:"threads"`
+	Device          string             `json:"device"`
+	InFlight        int                `json:"inflight"`
 	WallSeconds     float64            `json:"wall_seconds"`
 	ImagesPerSecond float64            `json:"images_per_second"`
 	StageSeconds    map[string]float64 `json:"stage_seconds"`
@@ -108,6 +111,14 @@ type Summary struct {
 	Incremental     *IncrementalStats  `json:"incremental,omitempty"`
 	Started         time.Time          `json:"started"`
 	Finished        time.Time          `json:"finished"`
+
+	// InferBusyShare is the share of the wall time during which an
+	// inference call was running (on a GPU: the device had work);
+	// InferWaitDataShare the share during which inference could take
+	// another batch but decoding had none ready.
+	InferBusyShare     float64 `json:"infer_busy_share"`
+	InferWaitDataShare float64 `json:"infer_wait_data_share"`
+	InferMaxConcurrent int     `json:"infer_max_concurrent"` // calls seen running at once, at most
 }
 
 // IncrementalStats says what an incremental run found.
@@ -130,6 +141,9 @@ func (c *Common) defaults() {
 	if c.BatchSize <= 0 {
 		c.BatchSize = backbones.DefaultBatchSize(c.Device)
 	}
+	if c.InFlight <= 0 {
+		c.InFlight = DefaultInFlight(c.Device)
+	}
 	if c.Workers <= 0 {
 		c.Workers = runtime.NumCPU()
 	}
@@ -150,6 +164,26 @@ func (c *Common) defaults() {
 	if c.MaxBytes == 0 {
 		c.MaxBytes = featurize.DefaultMaxBytes
 	}
+}
+
+// DefaultInFlight is how many batches are in inference at once by default:
+// on a GPU two, so that one batch's copy and the host's part of its call
+// overlap another's compute; on the CPU one, as a second call would only
+// compete for the same cores (measured: no gain).
+func DefaultInFlight(device string) int {
+	if device == backbones.DeviceCUDA || device == backbones.DeviceTensorRT {
+		return 2
+	}
+	return 1
+}
+
+// DecodeBound reports whether the device waited for decoded images for
+// most of its idle time on a GPU: decoding, not the GPU, set the pace.
+// On the CPU decoding and inference share the cores, so it says nothing.
+func (s *Summary) DecodeBound() bool {
+	gpu := s.Device == backbones.DeviceCUDA || s.Device == backbones.DeviceTensorRT
+	idle := 1 - s.InferBusyShare
+	return gpu && s.Batches >= 4 && s.InferBusyShare < 0.8 && s.InferWaitDataShare >= idle/2
 }
 
 // ConfigError is a problem with the job's configuration (exit code 2).
@@ -211,7 +245,7 @@ func (c *Common) setup(ctx context.Context, logits, features bool) (*setup, erro
 	if logits && bb.Spec.Classifier == nil {
 		return nil, &ConfigError{fmt.Errorf("backbone %s has no classifier in its spec; predict needs one", bb.Spec.Name)}
 	}
-	if err := backbones.InitRuntime(c.ORTLib); err != nil {
+	if err := backbones.InitRuntimeFor(c.ORTLib, c.Device); err != nil {
 		return nil, err
 	}
 	eng, err := backbones.NewEngine(bb, backbones.EngineOptions{Threads: c.Threads, Logits: logits, NoFeatures: !features,
@@ -247,6 +281,9 @@ func (c *Common) setup(ctx context.Context, logits, features bool) (*setup, erro
 		FastDecode:    c.FastDecode,
 		MaxPixels:     c.MaxPixels,
 		MaxBytes:      c.MaxBytes,
+	}
+	if c.FP16 {
+		s.prov.Precision = "fp16"
 	}
 	if features {
 		s.prov.FeatureTensor, s.prov.FeaturePooling, s.prov.FeatureDim = tap.Tensor, tap.Pooling, eng.FeatureDim()
@@ -510,7 +547,9 @@ func (s *setup) summary(c *Common, command string, st *featurize.Stats) *Summary
 		Command: command, Backbone: s.prov.Backbone, Input: c.Input, Output: c.Output,
 		Inputs: st.Rows + st.Rejected, Rows: st.Rows, Rejected: st.Rejected, RejectedByStage: st.ByStage,
 		FeatureDim: s.prov.FeatureDim, BatchSize: c.BatchSize, Workers: c.Workers, Threads: c.Threads,
+		Device: nonEmptyDevice(c.Device), InFlight: c.InFlight,
 		WallSeconds: round3(st.WallSec), ImagesPerSecond: round3(st.ImgPerSec), StageSeconds: roundMap(st.StageSec),
+		InferBusyShare: round3(st.InferBusyShare), InferWaitDataShare: round3(st.InferWaitShare), InferMaxConcurrent: st.MaxInFlight,
 		Batches: st.Batches, BytesRead: st.BytesRead, PeakRSSMiB: round3(float64(memstat.PeakRSS()) / (1 << 20)),
 		Started: s.start.UTC(), Finished: time.Now().UTC(),
 	}
@@ -522,6 +561,13 @@ func (s *setup) summary(c *Common, command string, st *featurize.Stats) *Summary
 
 func round3(v float64) float64 { return math.Round(v*1000) / 1000 }
 
+func nonEmptyDevice(d string) string {
+	if d == "" {
+		return backbones.DeviceCPU
+	}
+	return d
+}
+
 func roundMap(m map[string]float64) map[string]float64 {
 	out := map[string]float64{}
 	for k, v := range m {
@@ -531,7 +577,7 @@ func roundMap(m map[string]float64) map[string]float64 {
 }
 
 func (s *setup) options(c *Common) featurize.Options {
-	return featurize.Options{BatchSize: c.BatchSize, Workers: c.Workers, MaxPixels: c.MaxPixels, MaxBytes: c.MaxBytes,
+	return featurize.Options{BatchSize: c.BatchSize, InFlight: c.InFlight, Workers: c.Workers, MaxPixels: c.MaxPixels, MaxBytes: c.MaxBytes,
 		FastDecode: c.FastDecode, Readers: c.Readers, Progress: c.Progress, Skip: s.skip(c), Store: s.src.Store()}
 }
 

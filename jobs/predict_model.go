@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/featurizer/featurizer/backbones"
@@ -32,7 +33,7 @@ type headRunner struct {
 	eng  *backbones.Engine
 	head *backbones.Session
 	k    int
-	buf  []float32
+	bufs sync.Pool // features between the two, one per call in flight (--inflight)
 }
 
 func (h *headRunner) SampleSize() int { return h.eng.SampleSize() }
@@ -43,13 +44,15 @@ func (h *headRunner) FeatureDim() int             { return 0 }
 func (h *headRunner) NumClasses() int             { return h.k }
 func (h *headRunner) Run(input []float32, n int, _, probs []float32) error {
 	d := h.eng.FeatureDim()
-	if len(h.buf) < n*d {
-		h.buf = make([]float32, n*d)
+	buf, _ := h.bufs.Get().([]float32)
+	if len(buf) < n*d {
+		buf = make([]float32, n*d)
 	}
-	if err := h.eng.Run(input, n, h.buf, nil); err != nil {
+	defer h.bufs.Put(buf)
+	if err := h.eng.Run(input, n, buf, nil); err != nil {
 		return err
 	}
-	return h.head.Run(h.buf[:n*d], []int64{int64(n), int64(d)}, [][]float32{probs[:n*h.k]}, [][]int64{{int64(n), int64(h.k)}})
+	return h.head.Run(buf[:n*d], []int64{int64(n), int64(d)}, [][]float32{probs[:n*h.k]}, [][]int64{{int64(n), int64(h.k)}})
 }
 
 func loadHeadSession(dir string, art *head.Artefact, threads int) (*backbones.Session, error) {
@@ -78,7 +81,7 @@ func PredictModel(ctx context.Context, c PredictModelConfig) (*Summary, error) {
 	if err != nil {
 		return nil, &ConfigError{err}
 	}
-	if err := backbones.InitRuntime(c.ORTLib); err != nil {
+	if err := backbones.InitRuntimeFor(c.ORTLib, c.Device); err != nil {
 		return nil, err
 	}
 	c.Identity = "head " + fileSHA256(filepath.Join(model, art.Head.File)) // another head is another job

@@ -54,6 +54,7 @@ type FeaturizeSettings struct {
 	DeviceID   int    `yaml:"device_id,omitempty"`
 	FP16       bool   `yaml:"fp16,omitempty"`
 	BatchSize  int    `yaml:"batch_size,omitempty"`
+	InFlight   int    `yaml:"inflight,omitempty"`
 	Workers    int    `yaml:"workers,omitempty"`
 	Threads    int    `yaml:"threads,omitempty"`
 	FastDecode bool   `yaml:"fast_decode,omitempty"`
@@ -160,7 +161,7 @@ func applyOverrides(data []byte, overrides []string) ([]byte, error) {
 // settings are the featurize settings of the job, as a featurize job's.
 func (c *JobConfig) settings() Common {
 	f := c.Featurize
-	return Common{BatchSize: f.BatchSize, Workers: f.Workers, Threads: f.Threads, FastDecode: f.FastDecode,
+	return Common{BatchSize: f.BatchSize, InFlight: f.InFlight, Workers: f.Workers, Threads: f.Threads, FastDecode: f.FastDecode,
 		MaxPixels: f.MaxPixels, Device: f.Device, DeviceID: f.DeviceID, FP16: f.FP16}
 }
 

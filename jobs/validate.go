@@ -77,11 +77,19 @@ func orList(s []string) string {
 	return strings.Join(s[:len(s)-1], ", ") + " or " + s[len(s)-1]
 }
 
+// MaxInFlight bounds --inflight.
+const MaxInFlight = 16
+
 // Validate checks the settings of a featurize or predict job. key names
 // them (FlagKey, or FileKey("featurize") for a job file).
 func (o *Common) Validate(key Key, given Given) error {
 	c := &checker{key: key, given: given}
 	c.positive("batch_size", int64(o.BatchSize))
+	// Each batch in flight holds its own (page-locked) buffers and device
+	// memory; beyond a few, nothing is gained.
+	if v := o.InFlight; v < 0 || v > MaxInFlight || (v == 0 && c.isGiven("inflight")) {
+		c.fail("inflight", "expected 1 to %d batches in inference at once, got %d", MaxInFlight, v)
+	}
 	c.positive("workers", int64(o.Workers))
 	c.positive("threads", int64(o.Threads))
 	if o.Readers < 0 {

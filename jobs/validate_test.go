@@ -21,7 +21,7 @@ func TestValidateCommon(t *testing.T) {
 		want  string // "" is valid
 	}{
 		{Common{}, nil, ""},
-		{Common{BatchSize: 8, Workers: 2, Threads: 1, Readers: 0, RowsPerPart: 5, MaxPixels: 1, MaxBytes: 1, Device: "cuda", DeviceID: 1}, all, ""},
+		{Common{BatchSize: 8, InFlight: 2, Workers: 2, Threads: 1, Readers: 0, RowsPerPart: 5, MaxPixels: 1, MaxBytes: 1, Device: "cuda", DeviceID: 1}, all, ""},
 		{Common{BatchSize: 0}, all, "batch_size: expected a positive integer, got 0"},
 		{Common{BatchSize: -5}, nil, "batch_size: expected a positive integer, got -5"},
 		{Common{Workers: -2}, nil, "workers: expected a positive integer, got -2"},

@@ -15,7 +15,8 @@
 #       and cuDNN 9) and, with --dcs, check the Databricks Container Services
 #       requirements. --dry-run prints the apt command instead (no root).
 #   install-runtime.sh check [--pins FILE] [--dockerfile FILE]
-#       Validate the pins file and its agreement with the Dockerfile,
+#       Validate the pins file (the container's pins and make setup-gpu's
+#       HOST_GPU_* pins) and its agreement with the Dockerfile,
 #       scripts/setup-ort.sh and backbones/ortlib.go. Offline, no root.
 #   install-runtime.sh measure --variant cpu|gpu
 #       On a machine with internet access: download the artefact and print its
@@ -303,6 +304,38 @@ cmd_check() {
     v=$(sed -n 's/^[[:space:]]*ORTLibSHA256[[:space:]]*=[[:space:]]*"\(.*\)"/\1/p' "$ortlib"); [ "$v" = "$(pin CPU_LIB_SHA256)" ] || bad "backbones/ortlib.go ORTLibSHA256 differs from CPU_LIB_SHA256"
   fi
 
+  # The host GPU runtime of make setup-gpu (scripts/setup-ort-gpu.sh reads
+  # its pins from the pins file and carries none of its own): well-formed,
+  # one ONNX Runtime version for core and providers, and the values
+  # backbones/ortlib.go verifies and loads.
+  local k gv
+  for k in HOST_GPU_CORE_SHA256 HOST_GPU_CORE_LIB_SHA256 HOST_GPU_PROVIDERS_SHA256 HOST_GPU_PROVIDERS_SHARED_SHA256 HOST_GPU_PROVIDERS_CUDA_SHA256 HOST_GPU_PROVIDERS_TENSORRT_SHA256; do
+    sha_pin "$k" >/dev/null
+  done
+  gv=$(pin HOST_GPU_ORT_VERSION)
+  [[ $gv =~ ^[0-9]+\.[0-9]+\.[0-9]+$ ]] || bad "$pins_file: HOST_GPU_ORT_VERSION must be X.Y.Z"
+  [[ $(pin HOST_GPU_DIR) == "$gv"-cuda[0-9]* ]] || bad "$pins_file: HOST_GPU_DIR must be HOST_GPU_ORT_VERSION-cudaN"
+  [[ $(pin HOST_GPU_CORE_NPM_PACKAGE) == "onnxruntime-node@$gv" ]] || bad "$pins_file: HOST_GPU_CORE_NPM_PACKAGE must be onnxruntime-node@HOST_GPU_ORT_VERSION (core and providers at one version)"
+  [[ $(pin HOST_GPU_PROVIDERS_NPM_PACKAGE) =~ ^[a-z0-9._-]+@[0-9.]+$ ]] || bad "$pins_file: HOST_GPU_PROVIDERS_NPM_PACKAGE must be NAME@VERSION"
+  for k in HOST_GPU_CORE_NPM_INTEGRITY HOST_GPU_PROVIDERS_NPM_INTEGRITY; do
+    [[ $(pin "$k") =~ ^sha512-[A-Za-z0-9+/]+=*$ ]] || bad "$pins_file: $k must be an npm sha512- integrity string"
+  done
+  [[ $(pin HOST_GPU_CORE_LIB_IN_ARCHIVE) == package/*/libonnxruntime.so.1 ]] || bad "$pins_file: HOST_GPU_CORE_LIB_IN_ARCHIVE must be a package/.../libonnxruntime.so.1 path"
+  [[ $(pin HOST_GPU_PROVIDERS_DIR_IN_ARCHIVE) == package/* ]] || bad "$pins_file: HOST_GPU_PROVIDERS_DIR_IN_ARCHIVE must be a package/... folder"
+  if [ -f "$root/scripts/setup-ort-gpu.sh" ] && grep -Eq '[0-9a-f]{64}' "$root/scripts/setup-ort-gpu.sh"; then
+    bad "scripts/setup-ort-gpu.sh contains a 64-hex checksum; its pins belong in $pins_file only"
+  fi
+  if [ -f "$ortlib" ]; then
+    local go_name pin_name pair
+    for pair in ORTGPUVersion:HOST_GPU_ORT_VERSION ORTGPUDir:HOST_GPU_DIR ORTGPULibSHA256:HOST_GPU_CORE_LIB_SHA256 \
+      ORTGPUProvidersSharedSHA256:HOST_GPU_PROVIDERS_SHARED_SHA256 ORTGPUProvidersCUDASHA256:HOST_GPU_PROVIDERS_CUDA_SHA256 \
+      ORTGPUProvidersTensorRTSHA256:HOST_GPU_PROVIDERS_TENSORRT_SHA256; do
+      go_name=${pair%%:*} pin_name=${pair#*:}
+      v=$(sed -n "s/^[[:space:]]*${go_name}[[:space:]]*=[[:space:]]*\"\(.*\)\"/\1/p" "$ortlib")
+      [ "$v" = "$(pin "$pin_name")" ] || bad "backbones/ortlib.go $go_name is '$v', $pins_file pins $pin_name=$(pin "$pin_name")"
+    done
+  fi
+
   # The Dockerfile: same CUDA base, one OS for build and runtime, the recipe
   # used for every install, no pins of its own, non-root, featurizer entry.
   [ -f "$dockerfile" ] || die "check: $dockerfile not found"
@@ -331,7 +364,7 @@ cmd_check() {
   if grep -Eq '[0-9a-f]{64}' "$dockerfile"; then bad "Dockerfile: contains a 64-hex checksum; checksums belong in $pins_file only"; fi
   if grep -Eq "$(pin ORT_VERSION | sed 's/\./\\./g')|libnvinfer10=" "$dockerfile"; then bad "Dockerfile: names the ONNX Runtime or TensorRT version; versions belong in $pins_file only"; fi
   [ "$errs" = 0 ] || die "check: $errs problem(s)"
-  note "check: $pins_file is well-formed and agrees with $(basename "$dockerfile"), setup-ort.sh and ortlib.go (ONNX Runtime $(pin ORT_VERSION); CUDA base $(pin CUDA_IMAGE); TensorRT $(pin TENSORRT_DEB_VERSION); GPU SHA-256 measured here: $(pin GPU_SHA256_MEASURED))"
+  note "check: $pins_file is well-formed and agrees with $(basename "$dockerfile"), setup-ort.sh and ortlib.go (ONNX Runtime $(pin ORT_VERSION); CUDA base $(pin CUDA_IMAGE); TensorRT $(pin TENSORRT_DEB_VERSION); GPU SHA-256 measured here: $(pin GPU_SHA256_MEASURED); make setup-gpu: ONNX Runtime $gv, $(pin HOST_GPU_DIR))"
 }
 
 # --- measure ----------------------------------------------------------------

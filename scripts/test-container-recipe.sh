@@ -25,11 +25,11 @@ pins=$PWD/scripts/ort-runtime.pins
 pin() { sed -n "s/^$1=//p" "$pins"; }
 
 # 1. The scripts parse, and pass shellcheck where it is installed.
-for s in "$recipe" scripts/test-container-recipe.sh scripts/setup-ort.sh; do
+for s in "$recipe" scripts/test-container-recipe.sh scripts/setup-ort.sh scripts/setup-ort-gpu.sh; do
   if bash -n "$s"; then ok "bash -n $s"; else fail "bash -n $s"; fi
 done
 if command -v shellcheck >/dev/null 2>&1; then
-  if shellcheck "$recipe" scripts/test-container-recipe.sh; then ok "shellcheck"; else fail "shellcheck"; fi
+  if shellcheck "$recipe" scripts/test-container-recipe.sh scripts/setup-ort-gpu.sh; then ok "shellcheck"; else fail "shellcheck"; fi
 else
   echo "skip shellcheck (not installed)"
 fi
@@ -44,6 +44,8 @@ grep -v '^USER ' Dockerfile >"$tmp/Dockerfile.root"
 expect_fail "check refuses an image that runs as root" "non-root" "$recipe" check --dockerfile "$tmp/Dockerfile.root"
 sed 's/^TENSORRT_DEB_VERSION=.*/TENSORRT_DEB_VERSION=10.9.0.34-1+cuda12.8/' scripts/ort-runtime.pins >"$tmp/trt.pins"
 expect_fail "check refuses TensorRT built for another CUDA minor than the image" "TENSORRT_DEB_VERSION" "$recipe" check --pins "$tmp/trt.pins"
+sed 's/^HOST_GPU_PROVIDERS_CUDA_SHA256=.*/HOST_GPU_PROVIDERS_CUDA_SHA256='"$(printf 'a%.0s' $(seq 64))"'/' scripts/ort-runtime.pins >"$tmp/hostgpu.pins"
+expect_fail "check refuses make setup-gpu pins that differ from backbones/ortlib.go" "ORTGPUProvidersCUDASHA256" "$recipe" check --pins "$tmp/hostgpu.pins"
 # shellcheck disable=SC2016 # the $(id) is meant literally
 printf 'ORT_VERSION=1.30.0\nCPU_URL=$(id)\n' >"$tmp/shell.pins"
 expect_fail "pins with shell characters are refused" "expected KEY=VALUE" "$recipe" check --pins "$tmp/shell.pins"

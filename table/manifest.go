@@ -30,6 +30,9 @@ type Provenance struct {
 	// rejects: an incremental run with other limits is refused.
 	MaxPixels int64 `json:"max_pixels,omitempty"`
 	MaxBytes  int64 `json:"max_bytes,omitempty"`
+	// Precision is "fp16" when the backbone ran in half precision
+	// (--fp16: features differ from float32's); empty for float32.
+	Precision string `json:"precision,omitempty"`
 }
 
 // FieldDiff is a provenance field on which two provenances differ, with

@@ -23,12 +23,12 @@ func TestDeviceErrorsNameTheMissingFile(t *testing.T) {
 
 	r := run2(t, map[string]string{"FEATURIZER_ORT_LIB": lib}, "featurize", "--backbone", model, "--spec", spec, "--input", in,
 		"--output", filepath.Join(dir, "o1"), "--device", "cuda")
-	if r.code == 0 || !strings.Contains(r.stderr, "libonnxruntime_providers_shared.so is missing") || !strings.Contains(r.stderr, "GPU release") {
+	if r.code != 1 || !strings.Contains(r.stderr, "libonnxruntime_providers_shared.so is missing") || !strings.Contains(r.stderr, "make setup-gpu") {
 		t.Errorf("cuda without providers: %d %s", r.code, r.stderr)
 	}
 
-	// A runtime directory with the provider files present: the next
-	// missing piece on this CPU machine is the CUDA runtime.
+	// A runtime directory with provider files that are no libraries: a
+	// damaged install, named as such.
 	gpu := filepath.Join(dir, "ort-gpu")
 	os.MkdirAll(gpu, 0o755)
 	os.Symlink(lib, filepath.Join(gpu, backbones.ORTLibName))
@@ -37,8 +37,8 @@ func TestDeviceErrorsNameTheMissingFile(t *testing.T) {
 	}
 	r = run2(t, map[string]string{"FEATURIZER_ORT_LIB": filepath.Join(gpu, backbones.ORTLibName)}, "featurize", "--backbone", model, "--spec", spec,
 		"--input", in, "--output", filepath.Join(dir, "o2"), "--device", "cuda")
-	if r.code == 0 || !strings.Contains(r.stderr, "cannot load libcudart.so.12") || !strings.Contains(r.stderr, "CUDA 12") {
-		t.Errorf("cuda without CUDA: %d %s", r.code, r.stderr)
+	if r.code != 1 || !strings.Contains(r.stderr, "libonnxruntime_providers_shared.so is not a shared library") {
+		t.Errorf("cuda with damaged providers: %d %s", r.code, r.stderr)
 	}
 
 	r = run(t, "featurize", "--backbone", model, "--spec", spec, "--input", in, "--output", filepath.Join(dir, "o3"), "--fp16")
@@ -47,5 +47,53 @@ func TestDeviceErrorsNameTheMissingFile(t *testing.T) {
 	}
 	if r := run(t, "featurize", "--backbone", model, "--spec", spec, "--input", in, "--output", filepath.Join(dir, "o4"), "--device", "tpu"); r.code != 2 {
 		t.Errorf("unknown device: %d %s", r.code, r.stderr)
+	}
+}
+
+// --device cuda loads the GPU runtime of make setup-gpu by itself (no
+// FEATURIZER_ORT_LIB), and on a machine without an NVIDIA driver stops
+// with exit 1 and one line naming the first missing piece, the driver's
+// libcuda.so.1 (what the provider needs is read from its ELF file: CUDA
+// 13); featurizer version shows both runtimes.
+func TestGPURuntimeChosenByDevice(t *testing.T) {
+	needRuntime(t)
+	gpuLib := filepath.Join(backbones.DefaultGPURuntimeDir(), backbones.ORTLibName)
+	if _, err := os.Stat(gpuLib); err != nil {
+		if os.Getenv("FEATURIZER_REQUIRE_GPU_RUNTIME") != "" {
+			t.Fatalf("FEATURIZER_REQUIRE_GPU_RUNTIME is set but %v: run make setup-gpu", err)
+		}
+		t.Skipf("the GPU runtime is not installed (%v): run make setup-gpu", err)
+	}
+	env := map[string]string{"FEATURIZER_ORT_LIB": ""}
+	r := run2(t, env, "version", "--device", "cuda")
+	if r.code != 0 || !strings.Contains(r.stdout, "onnxruntime "+backbones.ORTGPUVersion+" ("+gpuLib+"; pinned "+backbones.ORTGPUVersion+")") ||
+		!strings.Contains(r.stdout, "runtime for --device cpu: "+backbones.DefaultORTLibPath()+": installed, SHA-256 verified") ||
+		!strings.Contains(r.stdout, "runtime for --device cuda|tensorrt: "+gpuLib+": installed, SHA-256 verified") {
+		t.Errorf("version --device cuda: %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	empty := t.TempDir()
+	r = run2(t, map[string]string{"FEATURIZER_ORT_LIB": "", "FEATURIZER_CACHE": empty}, "version")
+	if !strings.Contains(r.stdout, "runtime for --device cuda|tensorrt: not installed: run `make setup-gpu`") {
+		t.Errorf("version without the GPU runtime:\n%s", r.stdout)
+	}
+
+	if _, err := os.Stat("/dev/nvidiactl"); err == nil {
+		t.Skip("this machine has an NVIDIA driver: the missing-driver message cannot be checked here")
+	}
+	dir := t.TempDir()
+	model, spec := tinyBackbone(t, dir, testmodels.Options{})
+	in := filepath.Join(dir, "images")
+	dataset(t, in)
+	r = run2(t, env, "featurize", "--backbone", model, "--spec", spec, "--input", in, "--output", filepath.Join(dir, "out"), "--device", "cuda")
+	var errLines []string
+	for _, l := range strings.Split(strings.TrimSpace(r.stderr), "\n") {
+		if strings.HasPrefix(l, "featurizer: ") {
+			errLines = append(errLines, l)
+		}
+	}
+	if r.code != 1 || len(errLines) != 1 || !strings.Contains(errLines[0], "--device cuda: libcuda.so.1 not found (needed by libonnxruntime_providers_cuda.so)") ||
+		!strings.Contains(errLines[0], "libcublasLt.so.13") || strings.Contains(r.stderr, ".so.12") ||
+		strings.Contains(r.stderr, "goroutine ") || strings.Contains(r.stderr, "panic") {
+		t.Errorf("--device cuda without a driver: exit %d\n%s", r.code, r.stderr)
 	}
 }

@@ -48,6 +48,14 @@ def export_torchvision(name, out, random, headless, file_name=None):
             kwargs = {"aux_logits": True}  # the pretrained weights include the aux head
     if random:
         model = getattr(torchvision.models, arch)(**kwargs)
+        if arch == "inception_v3":
+            # torchvision's own Inception initialization (truncated normal,
+            # std 0.1, no fan scaling) gives activations around 1e11, which
+            # overflow float16; He initialization keeps them near 1. Speed
+            # does not depend on the weights.
+            for m in model.modules():
+                if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear)):
+                    torch.nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
     else:
         model = getattr(torchvision.models, arch)(weights=weights, **kwargs)
         if arch == "inception_v3":
@@ -59,12 +67,16 @@ def export_torchvision(name, out, random, headless, file_name=None):
     x = torch.zeros(1, 3, size, size)
     kwargs = dict(input_names=["input"], output_names=["output"],
                   opset_version=17, dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}})
-    try:
-        # PyTorch 2.5+ writes the weights to PATH.data ("external data") by
-        # default; one self-contained file is simpler to copy and to pin.
-        torch.onnx.export(model, x, path, external_data=False, **kwargs)
-    except TypeError:  # older torch (Debian's): no such argument, always one file
-        torch.onnx.export(model, x, path, **kwargs)
+    # PyTorch 2.5+ writes the weights to PATH.data ("external data") by
+    # default, and 2.9+ exports through dynamo unless told not to; the
+    # classic exporter writes one self-contained file, simpler to copy and
+    # to pin. Older torch (Debian's) has neither argument.
+    for extra in ({"external_data": False, "dynamo": False}, {"external_data": False}, {}):
+        try:
+            torch.onnx.export(model, x, path, **extra, **kwargs)
+            break
+        except TypeError:
+            continue
     return path
 
 

@@ -190,9 +190,10 @@ func newJobFlags(name string) *jobFlags {
 	fs.BoolVar(&c.Offline, "offline", false, "never download missing weights")
 	fs.StringVar(&c.ORTLib, "ort-lib", "", "path of libonnxruntime.so (default: env FEATURIZER_ORT_LIB, then the make setup cache)")
 	fs.IntVar(&c.BatchSize, "batch-size", 0, "images per inference call (default 32 on cpu, 128 on a GPU)")
-	fs.StringVar(&c.Device, "device", "cpu", "cpu, cuda or tensorrt (ONNX Runtime's execution providers; GPU ones need the GPU release of ONNX Runtime)")
+	fs.IntVar(&c.InFlight, "inflight", 0, "batches in inference at once, each with its own buffers (default 1 on cpu, 2 on a GPU: one batch's copy overlaps another's compute)")
+	fs.StringVar(&c.Device, "device", "cpu", "cpu, cuda or tensorrt (ONNX Runtime's execution providers; cuda and tensorrt load the GPU runtime of make setup-gpu)")
 	fs.IntVar(&c.DeviceID, "device-id", 0, "which GPU")
-	fs.BoolVar(&c.FP16, "fp16", false, "half precision (with --device tensorrt)")
+	fs.BoolVar(&c.FP16, "fp16", false, "half precision (with --device cuda or tensorrt)")
 	fs.IntVar(&c.Workers, "workers", runtime.NumCPU(), "image decoding goroutines")
 	fs.IntVar(&c.Readers, "readers", 0, "reads in flight from object storage (default: 4 per worker, at least 16; local disk: the workers read)")
 	fs.IntVar(&c.Threads, "threads", runtime.NumCPU(), "ONNX Runtime intra-op threads")
@@ -294,8 +295,24 @@ func cmdJob(ctx context.Context, name string, args []string, stdout, stderr *os.
 	prog.Finish()
 	if sum != nil {
 		fmt.Fprintln(stdout, summaryLine(sum, err))
+		if note := bottleneckNote(sum); note != "" && !f.quiet {
+			fmt.Fprintln(stdout, note)
+		}
 	}
 	return err
+}
+
+// bottleneckNote is one line when a GPU waited for decoded images for much
+// of the run: where the time went and what to try.
+func bottleneckNote(s *jobs.Summary) string {
+	if !s.DecodeBound() {
+		return ""
+	}
+	st := s.StageSeconds
+	return fmt.Sprintf("note: decoding is the bottleneck: the GPU had a batch to run %.0f%% of the time and waited %.0f%% for decoded images "+
+		"(read %.1fs, decode %.1fs, preprocess %.1fs summed over %d workers, in %.1fs); "+
+		"try more --workers (up to the cores), --fast-decode for large JPEGs, or more CPU cores",
+		100*s.InferBusyShare, 100*s.InferWaitDataShare, st["read"], st["decode"], st["preprocess"], s.Workers, s.WallSeconds)
 }
 
 func nonEmpty(a, b string) string {
@@ -380,15 +397,33 @@ func cmdVersion(args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("version", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	lib := fs.String("ort-lib", "", "path of libonnxruntime.so")
+	device := fs.String("device", "cpu", "load the runtime this device uses (cpu, cuda or tensorrt)")
 	if err := fs.Parse(args); err != nil {
 		return &usageError{fmt.Sprintf("version: %v", err)}
 	}
+	pinned := backbones.ORTVersion
+	switch *device {
+	case backbones.DeviceCPU:
+	case backbones.DeviceCUDA, backbones.DeviceTensorRT:
+		pinned = backbones.ORTGPUVersion
+	default:
+		return &usageError{fmt.Sprintf("version: --device: expected cpu, cuda or tensorrt, got %q", *device)}
+	}
 	fmt.Fprintf(stdout, "featurizer %s\n", version.Tool())
-	if err := backbones.InitRuntime(*lib); err != nil {
+	if err := backbones.InitRuntimeFor(*lib, *device); err != nil {
 		fmt.Fprintf(stdout, "onnxruntime not loaded: %v\n", err)
 	} else {
 		v, p, _ := backbones.RuntimeInfo()
-		fmt.Fprintf(stdout, "onnxruntime %s (%s; pinned %s)\n", v, p, backbones.ORTVersion)
+		fmt.Fprintf(stdout, "onnxruntime %s (%s; pinned %s)\n", v, p, pinned)
+	}
+	// Both runtimes, loaded or not: where each is and whether it is the
+	// pinned build.
+	for _, r := range backbones.Runtimes() {
+		if !r.Installed {
+			fmt.Fprintf(stdout, "runtime for --device %s: %s\n", r.Devices, r.Note)
+			continue
+		}
+		fmt.Fprintf(stdout, "runtime for --device %s: %s: %s (pinned: ONNX Runtime %s)\n", r.Devices, r.Path, r.Note, r.Pinned)
 	}
 	fmt.Fprintf(stdout, "go %s %s/%s\n", version.Go(), runtime.GOOS, runtime.GOARCH)
 	return nil
