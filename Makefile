@@ -6,11 +6,12 @@ SHARED ?= ../shared
 # Debian packages: libjpeg-turbo and zlib for the JPEG and PNG decoders
 # (driven as Pillow drives them) and OpenBLAS for the head's matrix products
 # (cgo); Pillow, numpy, torchvision and scikit-learn for the reference tests
-# and benchmarks that pin our results to theirs.
-APT_PACKAGES := libjpeg62-turbo-dev zlib1g-dev libopenblas-dev python3-pil python3-numpy python3-torchvision python3-sklearn
+# and benchmarks that pin our results to theirs. OpenJDK 17 runs PySpark 3.5
+# (which supports Java 8, 11 and 17) for the real-client tests.
+APT_PACKAGES := libjpeg62-turbo-dev zlib1g-dev libopenblas-dev python3-pil python3-numpy python3-torchvision python3-sklearn python3-venv openjdk-17-jre-headless
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup setup-gpu deps ort tools build test lint demo bench clean
+.PHONY: setup setup-gpu deps ort tools clients clients-lock build test lint demo bench clean
 
 CACHE ?= $(or $(FEATURIZER_CACHE),$(or $(XDG_CACHE_HOME),$(HOME)/.cache)/featurizer)
 AZURITE_VERSION := 3.35.0
@@ -21,8 +22,41 @@ MINIO_BIN := $(CACHE)/tools/bin/minio
 FAKE_GCS_VERSION := v1.56.1
 FAKE_GCS_BIN := $(CACHE)/tools/bin/fake-gcs-server
 
-setup: deps ort tools ## install the Debian libraries, the pinned ONNX Runtime and the test servers
+setup: deps ort tools clients ## install the Debian libraries, the pinned ONNX Runtime, the test servers and the clients' Python
 	$(GO) mod download
+
+# The real clients the tests drive (PySpark, pyarrow, DuckDB, MLflow, Keras;
+# issue 10): a virtual environment in .venv/ made from the python3 first on
+# PATH, every package pinned with its hashes in $(CLIENTS_LOCK). The stamp
+# holds the lock's SHA-256 and the interpreter's version: while both match,
+# nothing is installed again; when either changes, .venv/ is made anew, so it
+# never keeps a package the lock no longer lists. Debian's /usr/bin/python3
+# stays for the Pillow/torchvision reference tests.
+VENV := .venv
+CLIENTS_IN := requirements-clients.in
+CLIENTS_LOCK := requirements-clients.txt
+CLIENTS_PYTHON ?= python3
+UV_VERSION := 0.13.9
+clients:
+	@want="$$(sha256sum $(CLIENTS_LOCK) | cut -d' ' -f1) $$($(CLIENTS_PYTHON) -c 'import sys; print(sys.version.split()[0])')"; \
+	if [ -x $(VENV)/bin/python ] && [ "$$(cat $(VENV)/.clients-stamp 2>/dev/null)" = "$$want" ]; then \
+	  echo "clients: $(VENV) matches $(CLIENTS_LOCK)"; \
+	else \
+	  rm -rf $(VENV) && $(CLIENTS_PYTHON) -m venv $(VENV) && \
+	  $(VENV)/bin/python -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps -r $(CLIENTS_LOCK) && \
+	  $(VENV)/bin/python -m pip check >/dev/null && \
+	  echo "$$want" > $(VENV)/.clients-stamp && \
+	  echo "clients: $(VENV) installed from $(CLIENTS_LOCK)"; \
+	fi
+
+# Re-resolve the lock after editing $(CLIENTS_IN) (versions already in the
+# lock are kept where they still fit), with uv from PyPI in the tool cache.
+clients-lock:
+	@[ "$$($(CACHE)/tools/uv/bin/uv --version 2>/dev/null)" = "uv $(UV_VERSION)" ] || \
+	  { rm -rf $(CACHE)/tools/uv && $(CLIENTS_PYTHON) -m venv $(CACHE)/tools/uv && $(CACHE)/tools/uv/bin/pip install --quiet uv==$(UV_VERSION); }
+	$(CACHE)/tools/uv/bin/uv pip compile --quiet --generate-hashes \
+	  --python-version $$($(CLIENTS_PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])') \
+	  --custom-compile-command 'make clients-lock' $(CLIENTS_IN) -o $(CLIENTS_LOCK)
 
 # Azurite (Azure Blob emulator, from npm), MinIO (S3, go install, a few
 # minutes the first time) and fake-gcs-server (Google Cloud Storage, go
@@ -78,7 +112,7 @@ lint:
 # Every test. ONNX Runtime and the reference Python must be there (make
 # setup); ../shared is used when present (CI sets FEATURIZER_REQUIRE_SHARED=1).
 test: lint
-	FEATURIZER_REQUIRE_ORT=1 FEATURIZER_REQUIRE_REFERENCE=1 $(GO) test -count=1 ./...
+	FEATURIZER_REQUIRE_ORT=1 FEATURIZER_REQUIRE_REFERENCE=1 $(GO) test -count=1 -timeout 40m ./...
 	@# The pure-Go BLAS fallback of the head trainer (no OpenBLAS linked).
 	FEATURIZER_REQUIRE_ORT=1 FEATURIZER_REQUIRE_REFERENCE=1 $(GO) test -count=1 -tags noopenblas ./head
 
@@ -98,6 +132,26 @@ demo: build
 
 bench:
 	scripts/bench.sh
+
+# The bench-only Python (.venv-bench/): a current torch 2.x from PyPI, the
+# second PyTorch peer of make bench. Not in setup or CI: PyPI's torch pulls
+# NVIDIA's CUDA libraries, about 4 GB. Installed from the hash-pinned lock;
+# the stamp (the lock's SHA-256 and the interpreter's version) skips a
+# reinstall while both match.
+.PHONY: bench-env
+BENCH_VENV := .venv-bench
+BENCH_LOCK := bench/requirements-bench.txt
+bench-env:
+	@want="$$(sha256sum $(BENCH_LOCK) | cut -d' ' -f1) $$(python3 -c 'import sys; print(sys.version.split()[0])')"; \
+	if [ -x $(BENCH_VENV)/bin/python ] && [ "$$(cat $(BENCH_VENV)/.bench-stamp 2>/dev/null)" = "$$want" ]; then \
+	  echo "bench-env: $(BENCH_VENV) matches $(BENCH_LOCK)"; \
+	else \
+	  rm -rf $(BENCH_VENV) && python3 -m venv $(BENCH_VENV) && \
+	  $(BENCH_VENV)/bin/python -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps -r $(BENCH_LOCK) && \
+	  $(BENCH_VENV)/bin/python -m pip check >/dev/null && \
+	  echo "$$want" > $(BENCH_VENV)/.bench-stamp && \
+	  echo "bench-env: $(BENCH_VENV) installed from $(BENCH_LOCK)"; \
+	fi
 
 clean:
 	rm -rf bin out

@@ -294,7 +294,11 @@ func planFeatures(m *onnxgraph.Model, spec *Spec, input string, sample []int64, 
 			}
 		}
 	}
-	fg.Nodes, fg.Inits, fg.Output, err = poolNodes(m, fg.Tap, rank, spec.Input.Layout)
+	layout := spec.Input.Layout
+	if l := tensorLayout(&m.Graph, fg.Tap.Tensor); l != "" {
+		layout = l // the graph's own layout inside (NCHW in tf2onnx's exports of NHWC models)
+	}
+	fg.Nodes, fg.Inits, fg.Output, err = poolNodes(m, fg.Tap, rank, layout)
 	return fg, err
 }
 

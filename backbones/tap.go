@@ -29,6 +29,18 @@ var (
 		"QLinearAveragePool", "QLinearConcat", "QLinearLeakyRelu", "QLinearSigmoid", "QLinearSoftmax", "QLinearReduceMean", "ConvInteger", "MatMulInteger")
 )
 
+// channelsFirst ops take and give NCHW image tensors by ONNX's definition,
+// whatever layout the model's input has: tf2onnx exports a Keras model
+// (NHWC input) with one Transpose after the input and NCHW inside, so its
+// pooled tap is [N, C, 1, 1], not [N, 1, 1, C].
+var (
+	channelsFirst = set("Conv", "ConvTranspose", "QLinearConv", "ConvInteger", "MaxPool", "AveragePool", "LpPool",
+		"GlobalAveragePool", "GlobalMaxPool", "GlobalLpPool", "BatchNormalization", "InstanceNormalization", "LRN")
+	// sameLayout ops give their data input's layout.
+	sameLayout = set("Relu", "Clip", "LeakyRelu", "Sigmoid", "HardSigmoid", "HardSwish", "Elu", "Selu", "Tanh",
+		"Identity", "Dropout", "Cast", "QuantizeLinear", "DequantizeLinear", "Add", "Sub", "Mul", "Div", "Max", "Min", "Concat")
+)
+
 func set(names ...string) map[string]bool {
 	m := map[string]bool{}
 	for _, n := range names {
@@ -103,6 +115,28 @@ func tapFromDenseInput(g *onnxgraph.Graph, dense *onnxgraph.Node) (Tap, error) {
 		return Tap{}, err
 	}
 	return Tap{Tensor: ft, Pooling: "auto", Reason: fmt.Sprintf("input of the last dense layer %s %q", dense.OpType, dense.Name)}, nil
+}
+
+// tensorLayout returns "NCHW" when the ONNX ops that make the rank-4 tensor
+// t fix its layout, else "" (unknown: the model input's layout is assumed).
+func tensorLayout(g *onnxgraph.Graph, t string) string {
+	for step := 0; step < 64; step++ {
+		p := g.Producer(t)
+		if p == nil || (p.Domain != "" && p.Domain != "ai.onnx") {
+			return ""
+		}
+		switch {
+		case channelsFirst[p.OpType]:
+			return "NCHW"
+		case sameLayout[p.OpType]:
+			if t = dataInput(g, p); t == "" {
+				return ""
+			}
+		default:
+			return ""
+		}
+	}
+	return ""
 }
 
 // floatOf returns t, or the float tensor that carries the same values when

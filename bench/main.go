@@ -4,7 +4,11 @@
 //   - end-to-end featurize (the CLI, from image files to Parquet) against raw
 //     ONNX Runtime on pre-decoded tensors, same model, same session options;
 //   - end-to-end against a PyTorch CPU pipeline (torchvision + PIL DataLoader
-//     with the same cores), for ResNet-50 and InceptionV3;
+//     with the same cores), for ResNet-50 and InceptionV3, under Debian's
+//     torch 1.13 (-python) and, when make bench-env has made .venv-bench, a
+//     current torch 2.x from PyPI (-python-current) with the settings its
+//     docs recommend for CPU inference, each measured with and without
+//     (channels_last, torch.compile, Inductor freezing);
 //   - peak RSS of the ResNet-50 job on a small and a large image set;
 //   - MobileNetV2 (decode-bound): img/s and where the time goes.
 package main
@@ -35,7 +39,7 @@ type modelRun struct {
 	RawImgS      float64            `json:"raw_ort_img_s,omitempty"`
 	E2EImgS      float64            `json:"end_to_end_img_s"`
 	E2EWallS     float64            `json:"end_to_end_process_s"`
-	TorchImgS    float64            `json:"pytorch_img_s,omitempty"`
+	Torch        []torchRun         `json:"pytorch,omitempty"`
 	PeakRSSMiB   float64            `json:"peak_rss_mib"`
 	StageSeconds map[string]float64 `json:"stage_seconds"`
 }
@@ -48,6 +52,31 @@ type report struct {
 	Runs    []modelRun `json:"runs"`
 	RSS     []rssRun   `json:"rss,omitempty"`
 	Command string     `json:"command"`
+}
+
+// torchRun is one PyTorch peer: an interpreter and its settings.
+type torchRun struct {
+	Peer     string  `json:"peer"`
+	Torch    string  `json:"torch"`
+	Settings string  `json:"settings"`
+	ImgS     float64 `json:"img_s"`
+	WarmupS  float64 `json:"warmup_s"`
+}
+
+// torchPeer is what to run: a label, a Python and the script's flags.
+type torchPeer struct {
+	label, python string
+	flags         []string
+}
+
+// torchVariants are the settings measured on a current torch, by name.
+var torchVariants = map[string][]string{
+	"eager":               nil,
+	"channels-last":       {"--channels-last"},
+	"compile":             {"--channels-last", "--compile"},
+	"compile-freezing":    {"--channels-last", "--compile", "--freezing"},
+	"compile-contiguous":  {"--compile"},
+	"freezing-contiguous": {"--compile", "--freezing"},
 }
 
 type rssRun struct {
@@ -65,8 +94,22 @@ func main() {
 	which := flag.String("models-list", "resnet50-torchvision,inceptionv3-torchvision,mobilenetv2", "backbones to measure")
 	torch := flag.Bool("torch", true, "run the PyTorch baseline")
 	out := flag.String("out", "bench/results", "directory for the JSON report")
-	flag.StringVar(&pythonBin, "python", "/usr/bin/python3", "Python with torch and torchvision, for the PyTorch baseline")
+	python := flag.String("python", "/usr/bin/python3", "Python with torch and torchvision, for the PyTorch baseline (Debian's torch 1.13)")
+	current := flag.String("python-current", ".venv-bench/bin/python", "Python with a current torch 2.x (make bench-env); skipped when absent")
+	variants := flag.String("current-variants", "eager,channels-last,compile,compile-freezing", "settings measured on the current torch: "+variantNames())
 	flag.Parse()
+	peers := []torchPeer{{label: "debian", python: *python}}
+	if _, err := os.Stat(*current); err == nil {
+		for _, v := range strings.Split(*variants, ",") {
+			f, ok := torchVariants[v]
+			if !ok {
+				fail(fmt.Errorf("-current-variants: unknown %q (expected %s)", v, variantNames()))
+			}
+			peers = append(peers, torchPeer{label: "current " + v, python: *current, flags: f})
+		}
+	} else if *torch {
+		fmt.Fprintf(os.Stderr, "no %s: only Debian's torch is measured (make bench-env adds a current torch 2.x)\n", *current)
+	}
 	if *images == "" {
 		*images = filepath.Join(*shared, "data", "clothing-small", "test")
 	}
@@ -97,10 +140,14 @@ func main() {
 		fmt.Fprintf(os.Stderr, "end to end: %.2f img/s (%.0f MiB peak RSS)\n", r.E2EImgS, rss)
 		if *torch && name != "mobilenetv2" {
 			arch := map[string]string{"resnet50-torchvision": "resnet50", "inceptionv3-torchvision": "inception_v3"}[name]
-			if r.TorchImgS, err = pytorch(arch, *images); err != nil {
-				fail(err)
+			for _, p := range peers {
+				t, err := pytorch(p, arch, *images)
+				if err != nil {
+					fail(err)
+				}
+				r.Torch = append(r.Torch, *t)
+				fmt.Fprintf(os.Stderr, "PyTorch %s (%s, %s): %.2f img/s (warm-up %.1fs)\n", t.Peer, t.Torch, t.Settings, t.ImgS, t.WarmupS)
 			}
-			fmt.Fprintf(os.Stderr, "PyTorch: %.2f img/s\n", r.TorchImgS)
 		}
 		rep.Runs = append(rep.Runs, r)
 		if name == "resnet50-torchvision" && *large != "none" {
@@ -207,36 +254,70 @@ func endToEnd(bin, name, dir, images string) (*jobs.Summary, float64, float64, e
 	return &s, wall, s.PeakRSSMiB, nil
 }
 
-var pythonBin = "/usr/bin/python3"
+func variantNames() string {
+	var n []string
+	for k := range torchVariants {
+		n = append(n, k)
+	}
+	sort.Strings(n)
+	return strings.Join(n, ", ")
+}
 
-func pytorch(arch, images string) (float64, error) {
-	cmd := exec.Command(pythonBin, "bench/torch_baseline.py", "--arch", arch, "--images", images)
+func pytorch(p torchPeer, arch, images string) (*torchRun, error) {
+	args := append([]string{"bench/torch_baseline.py", "--arch", arch, "--images", images}, p.flags...)
+	cmd := exec.Command(p.python, args...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	if err != nil {
-		return 0, fmt.Errorf("torch baseline: %v: %s", err, stderr.String())
+		return nil, fmt.Errorf("torch baseline (%s): %v: %s", p.label, err, stderr.String())
 	}
 	var r struct {
 		ImagesPerSecond float64 `json:"images_per_second"`
+		Torch           string  `json:"torch"`
+		Warmup          float64 `json:"warmup_seconds"`
 	}
 	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
 	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &r); err != nil {
-		return 0, fmt.Errorf("torch baseline output %q: %v", out, err)
+		return nil, fmt.Errorf("torch baseline output %q: %v", out, err)
 	}
-	return r.ImagesPerSecond, nil
+	settings := "inference_mode"
+	if len(p.flags) > 0 {
+		settings += " " + strings.Join(p.flags, " ")
+	}
+	return &torchRun{Peer: p.label, Torch: r.Torch, Settings: settings, ImgS: r.ImagesPerSecond, WarmupS: r.Warmup}, nil
 }
 
 func printReport(r report) {
 	fmt.Printf("# featurizer benchmark, %s\n\n%s, %d cores; images: %s\n\n", r.Date.Format(time.RFC3339), r.CPU, r.Cores, r.Images)
-	fmt.Println("| backbone | images | raw ORT img/s | end-to-end img/s | e2e / raw | PyTorch img/s | e2e / PyTorch | peak RSS MiB |")
-	fmt.Println("|---|---|---|---|---|---|---|---|")
+	fmt.Println("| backbone | images | raw ORT img/s | end-to-end img/s | e2e / raw | PyTorch (Debian) img/s | e2e / PyTorch | best current PyTorch img/s | e2e / best current | peak RSS MiB |")
+	fmt.Println("|---|---|---|---|---|---|---|---|---|---|")
 	for _, m := range r.Runs {
-		torch, ratio := "-", "-"
-		if m.TorchImgS > 0 {
-			torch, ratio = fmt.Sprintf("%.2f", m.TorchImgS), fmt.Sprintf("%.2fx", m.E2EImgS/m.TorchImgS)
+		deb, debRatio, cur, curRatio := "-", "-", "-", "-"
+		var best *torchRun
+		for i, t := range m.Torch {
+			if t.Peer == "debian" {
+				deb, debRatio = fmt.Sprintf("%.2f (torch %s)", t.ImgS, t.Torch), fmt.Sprintf("%.2fx", m.E2EImgS/t.ImgS)
+			} else if best == nil || t.ImgS > best.ImgS {
+				best = &m.Torch[i]
+			}
 		}
-		fmt.Printf("| %s | %d | %.2f | %.2f | %.2fx | %s | %s | %.0f |\n", m.Backbone, m.Images, m.RawImgS, m.E2EImgS, m.E2EImgS/m.RawImgS, torch, ratio, m.PeakRSSMiB)
+		if best != nil {
+			cur, curRatio = fmt.Sprintf("%.2f (torch %s, %s)", best.ImgS, best.Torch, strings.TrimPrefix(best.Peer, "current ")), fmt.Sprintf("%.2fx", m.E2EImgS/best.ImgS)
+		}
+		fmt.Printf("| %s | %d | %.2f | %.2f | %.2fx | %s | %s | %s | %s | %.0f |\n", m.Backbone, m.Images, m.RawImgS, m.E2EImgS, m.E2EImgS/m.RawImgS, deb, debRatio, cur, curRatio, m.PeakRSSMiB)
+	}
+	var peerRows []string
+	for _, m := range r.Runs {
+		for _, t := range m.Torch {
+			peerRows = append(peerRows, fmt.Sprintf("| %s | %s | %s | %s | %.2f | %.0f | %.2fx |", m.Backbone, t.Peer, t.Torch, t.Settings, t.ImgS, t.WarmupS, m.E2EImgS/t.ImgS))
+		}
+	}
+	if len(peerRows) > 0 {
+		fmt.Println("\nEvery PyTorch peer (warm-up, compilation included, is not timed):")
+		fmt.Println("\n| backbone | peer | torch | settings | img/s | warm-up s | featurizer e2e / peer |")
+		fmt.Println("|---|---|---|---|---|---|---|")
+		fmt.Println(strings.Join(peerRows, "\n"))
 	}
 	if len(r.RSS) > 0 {
 		fmt.Println("\nPeak RSS against the number of images:")

@@ -1,6 +1,13 @@
 """PyTorch CPU baseline for `make bench`: torchvision model (random weights,
 classifier replaced by Identity), PIL + torchvision transforms in a DataLoader,
-batch 32, the same cores. Prints one JSON line with images per second."""
+batch 32, the same cores. Prints one JSON line with images per second.
+
+Runs under Debian's torch 1.13 and under a current torch 2.x (make bench-env):
+what PyTorch's CPU inference guidance recommends is behind flags, so each
+setting can be measured with and without: torch.inference_mode (always),
+--channels-last, --compile (torch.compile, Inductor) and --freezing (Inductor's
+freezing of the weights into constants, for inference). Compilation happens
+before the clock starts, on every batch shape the timed pass will see."""
 import argparse
 import contextlib
 import json
@@ -37,8 +44,12 @@ def main():
     ap.add_argument("--fp16", action="store_true", help="half precision (cuda): the model in float16")
     ap.add_argument("--autocast", action="store_true", help="float16 autocast (cuda), what PyTorch recommends")
     ap.add_argument("--channels-last", action="store_true", help="channels_last memory format")
+    ap.add_argument("--compile", action="store_true", help="torch.compile (torch 2.x; Inductor), compiled before timing")
+    ap.add_argument("--freezing", action="store_true", help="with --compile: torch._inductor.config.freezing (inference)")
     ap.add_argument("--repeat", type=int, default=1, help="passes over the images (after one untimed pass)")
     a = ap.parse_args()
+    if a.freezing and not a.compile:
+        ap.error("--freezing needs --compile")
     torch.set_num_threads(a.threads)
     if a.arch == "inception_v3":
         model = torchvision.models.inception_v3(aux_logits=False, init_weights=True)
@@ -54,6 +65,13 @@ def main():
     fmt = torch.channels_last if a.channels_last else torch.contiguous_format
     model.to(memory_format=fmt)
     amp = torch.autocast(a.device, dtype=torch.float16) if a.autocast else contextlib.nullcontext()
+    run = model
+    if a.compile:
+        if a.freezing:
+            import torch._inductor.config as inductor_config
+            inductor_config.freezing = True
+        # Static shapes: one graph per batch shape, all compiled below.
+        run = torch.compile(model, dynamic=False)
     tf = transforms.Compose([
         transforms.Resize(resize), transforms.CenterCrop(crop), transforms.ToTensor(),
         transforms.Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])])
@@ -63,23 +81,29 @@ def main():
     def move(x):
         return x.to(a.device, dtype, non_blocking=True).contiguous(memory_format=fmt)
 
+    # Warm-up on the shapes of the timed pass (a full batch and the last,
+    # partial one): torch.compile compiles each here, not on the clock.
+    shapes = sorted({min(a.batch, len(ds)), len(ds) % a.batch} - {0})
     with torch.inference_mode(), amp:
-        model(move(torch.zeros(2, 3, crop, crop)))  # warm-up
+        t_warm = time.perf_counter()
+        for b in shapes:
+            run(move(torch.zeros(b, 3, crop, crop)))
+        warm = time.perf_counter() - t_warm
         if a.repeat > 1:
             for x in dl:  # untimed pass: page cache, cuDNN autotuning
-                model(move(x)).sum().item()
+                run(move(x)).sum().item()
         n, t0 = 0, time.perf_counter()
         for _ in range(a.repeat):
             for x in dl:
-                f = model(move(x))
+                f = run(move(x))
                 n += f.shape[0]
         if a.device != "cpu":
             torch.cuda.synchronize()
         dt = time.perf_counter() - t0
     print(json.dumps({"images": n, "seconds": dt, "images_per_second": n / dt, "torch": torch.__version__,
                       "threads": a.threads, "workers": a.threads, "device": a.device, "fp16": a.fp16,
-                      "autocast": a.autocast, "channels_last": a.channels_last,
-                      "batch": a.batch}))
+                      "autocast": a.autocast, "channels_last": a.channels_last, "compile": a.compile,
+                      "freezing": a.freezing, "warmup_seconds": warm, "batch": a.batch}))
 
 
 if __name__ == "__main__":

@@ -1,7 +1,6 @@
 package head
 
 import (
-	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -19,7 +18,6 @@ const (
 	ModelFile    = "model.json"
 	HeadONNX     = "head.onnx"
 	CombinedONNX = "model.onnx"
-	MLmodelFile  = "MLmodel"
 	ModelFormat  = "featurizer.head/v1"
 )
 
@@ -182,7 +180,8 @@ func CombinedModel(backbone []byte, spec *backbones.Spec, folded *Params) ([]byt
 // CombinedOutput is the output tensor of model.onnx.
 const CombinedOutput = "featurizer_head/" + ProbsOutput
 
-// Save writes model.json and head.onnx into dir.
+// Save writes head.onnx, the MLflow files (for model.onnx when a.Combined
+// names one, already in dir, else for head.onnx) and model.json into dir.
 func (a *Artefact) Save(dir string, folded *Params) error {
 	b, err := HeadModel(folded)
 	if err != nil {
@@ -193,6 +192,9 @@ func (a *Artefact) Save(dir string, folded *Params) error {
 	}
 	a.Format, a.ToolVersion = ModelFormat, version.Tool()
 	a.Head.File, a.Head.Input, a.Head.Output = HeadONNX, FeaturesInput, ProbsOutput
+	if err := WriteMLflow(dir, a); err != nil {
+		return err
+	}
 	return table.WriteJSONAtomic(filepath.Join(dir, ModelFile), a)
 }
 
@@ -250,56 +252,6 @@ func LoadArtefact(dir string) (*Artefact, *Params, error) {
 		return nil, nil, fmt.Errorf("model %s: %d class names for %d outputs", dir, len(a.Classes), p.K)
 	}
 	return &a, p, nil
-}
-
-// WriteMLmodel writes an MLflow MLmodel file (onnx flavour, with a tensor
-// signature) and the environment files MLflow expects, next to the model
-// file, so that the directory can be logged or registered as it is.
-func WriteMLmodel(dir, modelFile, input string, inputShape []int64, output string, k int) error {
-	shape := []int64{-1}
-	shape = append(shape, inputShape...)
-	sig := func(name string, shape []int64) string {
-		b, _ := json.Marshal([]map[string]any{{"type": "tensor", "name": name,
-			"tensor-spec": map[string]any{"dtype": "float32", "shape": shape}}})
-		return string(b)
-	}
-	var uuid [16]byte
-	rand.Read(uuid[:])
-	text := fmt.Sprintf(`artifact_path: model
-flavors:
-  onnx:
-    code: null
-    data: %s
-    onnx_version: 1.14.0
-    providers:
-    - CPUExecutionProvider
-  python_function:
-    data: %s
-    env:
-      conda: conda.yaml
-      virtualenv: python_env.yaml
-    loader_module: mlflow.onnx
-    python_version: 3.10.12
-mlflow_version: 2.9.2
-model_uuid: %x
-signature:
-  inputs: '%s'
-  outputs: '%s'
-  params: null
-utc_time_created: '%s'
-`, modelFile, modelFile, uuid, sig(input, shape), sig(output, []int64{-1, int64(k)}), time.Now().UTC().Format("2006-01-02 15:04:05.000000"))
-	files := map[string]string{
-		MLmodelFile:        text,
-		"requirements.txt": "mlflow==2.9.2\nonnx==1.14.0\nonnxruntime==1.16.3\n",
-		"python_env.yaml":  "python: 3.10.12\nbuild_dependencies:\n- pip\ndependencies:\n- -r requirements.txt\n",
-		"conda.yaml":       "channels:\n- conda-forge\ndependencies:\n- python=3.10.12\n- pip\n- pip:\n  - mlflow==2.9.2\n  - onnx==1.14.0\n  - onnxruntime==1.16.3\nname: mlflow-env\n",
-	}
-	for name, body := range files {
-		if err := table.WriteFileAtomic(filepath.Join(dir, name), []byte(body)); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // String names the head for people.

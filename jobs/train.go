@@ -284,18 +284,14 @@ func Train(ctx context.Context, c TrainConfig) (*TrainSummary, error) {
 	}
 	var notes []string
 	combined, why := combine(ctx, &c, art, folded, tmp)
+	// Save writes the MLflow files for model.onnx when there is one, else
+	// for head.onnx.
 	if combined != nil {
 		art.Combined = combined
 		sum.Combined = true
-		if err := head.WriteMLmodel(tmp, combined.File, combined.Input, combined.InputShape, combined.Output, len(classes)); err != nil {
-			return nil, err
-		}
 	} else {
 		notes = append(notes, "model.onnx (image in, probabilities out) was not written: "+why+". MLmodel describes head.onnx (features in).")
 		c.note("combined model not written: %s", why)
-		if err := head.WriteMLmodel(tmp, head.HeadONNX, head.FeaturesInput, []int64{int64(folded.D)}, head.ProbsOutput, len(classes)); err != nil {
-			return nil, err
-		}
 	}
 	art.Training.PeakRSSMiB = float64(memstat.PeakRSS()) / (1 << 20)
 	art.Training.MaxIter = res.MaxIter

@@ -87,6 +87,21 @@ type Part[T any] struct {
 // it is flushed.
 const rowGroupRows = 1024
 
+// writerOptions are the settings of every Parquet file a table holds:
+// what Spark itself writes (parquet-mr's defaults), which every Parquet
+// reader reads. parquet-go's own defaults, data page v2 and
+// DELTA_LENGTH_BYTE_ARRAY strings, are refused by Spark's vectorized reader
+// before 3.3 and by several other engines.
+func writerOptions() []parquet.WriterOption {
+	return []parquet.WriterOption{
+		parquet.DataPageVersion(1),
+		parquet.DefaultEncoding(&parquet.Plain),
+		parquet.Compression(&snappy.Codec{}),
+		parquet.MaxRowsPerRowGroup(rowGroupRows),
+		parquet.CreatedBy("featurizer", version.Tool(), ""),
+	}
+}
+
 // NewPart starts writing the file name of dir with the footer metadata
 // meta, into a spool file (beside it on local disk, in the temporary
 // directory for a bucket).
@@ -95,11 +110,7 @@ func NewPart[T any](ctx context.Context, dir storage.Dir, name string, meta map[
 	if err != nil {
 		return nil, fmt.Errorf("create part: %w", err)
 	}
-	opts := []parquet.WriterOption{
-		parquet.Compression(&snappy.Codec{}),
-		parquet.MaxRowsPerRowGroup(rowGroupRows),
-		parquet.CreatedBy("featurizer", version.Tool(), ""),
-	}
+	opts := writerOptions()
 	keys := make([]string, 0, len(meta))
 	for k := range meta {
 		keys = append(keys, k)

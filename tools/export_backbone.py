@@ -3,16 +3,25 @@
 
 Usage:
   /usr/bin/python3 tools/export_backbone.py NAME --out DIR [--random] [--headless]
+  .venv/bin/python tools/export_backbone.py inceptionv3-keras --out DIR [--random [--seed N]] [--keras-weights FILE]
 
 torchvision flavours (resnet50-torchvision, resnet101, resnet152,
 inceptionv3-torchvision) need Debian's python3-torch and python3-torchvision;
 their pretrained weights download from download.pytorch.org on first use
 (torch.hub checks their hash). Keras flavours (inceptionv3-keras,
-resnet50-keras) need tensorflow and tf2onnx, which Debian does not package.
+resnet50-keras) need tensorflow and tf2onnx, which Debian does not package:
+`make setup` puts them in .venv (tested with tensorflow-cpu 2.21.0, Keras 3,
+and tf2onnx 1.17.0, its first release for NumPy 2). The ImageNet weights
+download from storage.googleapis.com on first use (Keras checks their hash).
 
---random keeps the random initial weights (no download): for speed work only,
-the speed of a network does not depend on its weights. --headless replaces the
-classifier by Identity, so that the output is the pooled feature vector.
+--random keeps the random initial weights (no download): for speed work, the
+speed of a network does not depend on its weights, and for tests. For Keras
+models --seed N makes them reproducible, and --keras-weights FILE (a name
+ending in .weights.h5) also saves the Keras weights that were exported, so
+that Keras itself can be run on exactly the weights in the ONNX file
+(tests/keras_test.go does). --headless replaces the classifier by Identity
+(Keras: include_top=False with average pooling), so that the output is the
+pooled feature vector.
 
 The file name is the catalog's, and featurizer records its SHA-256 in every
 table it writes. The batch axis is dynamic. The model is written as one file
@@ -80,15 +89,26 @@ def export_torchvision(name, out, random, headless, file_name=None):
     return path
 
 
-def export_keras(name, out, random, headless, file_name=None):
+def export_keras(name, out, random, headless, file_name=None, seed=0, keras_weights=None):
     try:
         import tensorflow as tf
         import tf2onnx
     except ImportError as e:
-        sys.exit(f"{name} needs tensorflow and tf2onnx ({e}); pip install tensorflow tf2onnx")
+        sys.exit(f"{name} needs tensorflow and tf2onnx ({e}); make setup installs them in .venv "
+                 "(or: pip install tensorflow-cpu==2.21.0 tf2onnx==1.17.0)")
+    # tf.keras is Keras 3 from TensorFlow 2.16 on, or Keras 2 (tf_keras)
+    # with TF_USE_LEGACY_KERAS=1; tf2onnx 1.17 converts both (both tested
+    # against Keras' own features on TensorFlow 2.21).
+    keras = tf.keras
     cls, size, default_file = KERAS[name]
-    model = getattr(tf.keras.applications, cls)(weights=None if random else "imagenet",
-                                                include_top=not headless, pooling="avg" if headless else None)
+    if random:
+        keras.utils.set_random_seed(seed)  # Python, NumPy and the backend's initializers
+    model = getattr(keras.applications, cls)(weights=None if random else "imagenet",
+                                             include_top=not headless, pooling="avg" if headless else None)
+    if keras_weights:
+        model.save_weights(keras_weights)
+    # An explicit input signature: a dynamic batch axis and a fixed input
+    # name, whichever Keras built the model.
     spec = (tf.TensorSpec((None, size, size, 3), tf.float32, name="input_1"),)
     path = os.path.join(out, file_name or default_file)
     tf2onnx.convert.from_keras(model, input_signature=spec, opset=17, output_path=path)
@@ -102,10 +122,17 @@ def main():
     ap.add_argument("--file", help="file name (default: the catalog's)")
     ap.add_argument("--random", action="store_true", help="random weights, no download (speed work only)")
     ap.add_argument("--headless", action="store_true", help="classifier replaced by Identity")
+    ap.add_argument("--seed", type=int, default=0, help="Keras: the seed of the random weights (with --random)")
+    ap.add_argument("--keras-weights", metavar="FILE",
+                    help="Keras: also save the exported model's Keras weights (FILE ends in .weights.h5)")
     a = ap.parse_args()
+    if a.name in TORCHVISION and (a.keras_weights or a.seed):
+        ap.error("--seed and --keras-weights are for the Keras flavours")
     os.makedirs(a.out, exist_ok=True)
-    fn = export_torchvision if a.name in TORCHVISION else export_keras
-    print(fn(a.name, a.out, a.random, a.headless, a.file))
+    if a.name in TORCHVISION:
+        print(export_torchvision(a.name, a.out, a.random, a.headless, a.file))
+    else:
+        print(export_keras(a.name, a.out, a.random, a.headless, a.file, a.seed, a.keras_weights))
 
 
 if __name__ == "__main__":

@@ -1,8 +1,25 @@
-// Command heads benchmarks featurizer's classifier head against
-// scikit-learn's LogisticRegression (lbfgs, penalty chosen on validation
-// over the same grid) in one run, on the clothing features (MobileNetV2)
-// and on a synthetic 100,000 x 2048 x 100-class table: test accuracy,
-// training time and peak memory, as differences and ratios.
+// Command heads benchmarks featurizer's classifier head, in one run and on
+// the same feature tables, against
+//
+//   - scikit-learn's LogisticRegression (lbfgs, on arrays exported from the
+//     tables), and
+//   - Spark ML's LogisticRegression in PySpark local mode with the same
+//     cores, reading the Parquet tables themselves: the trainer Deep Learning
+//     Pipelines' users had,
+//
+// on the clothing features (MobileNetV2) and on a synthetic 100,000 x 2048 x
+// 100-class table: test accuracy, training time, process wall time and peak
+// memory, as differences and ratios (ours / theirs).
+//
+// Two penalty protocols, each the same on every side:
+//
+//   - grid: the penalty chosen on the validation table over the same grid,
+//     strongest first, by validation log-loss, the path stopping after three
+//     worse values (featurizer's rule; for Spark what TrainValidationSplit
+//     does, with the fixed validation table instead of a random split);
+//   - dlp: Deep Learning Pipelines' tutorial, one fixed penalty
+//     (regParam 0.05, elasticNetParam 0.3, maxIter 20); Spark only, as
+//     scikit-learn's lbfgs has no elastic net.
 package main
 
 import (
@@ -17,6 +34,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"time"
 
@@ -24,23 +42,34 @@ import (
 	"github.com/featurizer/featurizer/table"
 )
 
+// side is one trainer's numbers on one dataset and protocol.
+type side struct {
+	Accuracy       float64 `json:"test_accuracy"`
+	TrainSeconds   float64 `json:"train_seconds"`
+	ProcessSeconds float64 `json:"process_seconds"`
+	PeakRSS        float64 `json:"peak_rss_mib"`
+	Lambda         float64 `json:"reg_param"`
+	Version        string  `json:"version,omitempty"`
+	Detail         any     `json:"detail,omitempty"`
+}
+
 type result struct {
-	Dataset       string  `json:"dataset"`
-	Rows          int     `json:"train_rows"`
-	Dim           int     `json:"dim"`
-	Classes       int     `json:"classes"`
-	OursAccuracy  float64 `json:"ours_test_accuracy"`
-	OursSeconds   float64 `json:"ours_train_seconds"`
-	OursWall      float64 `json:"ours_process_seconds"`
-	OursRSS       float64 `json:"ours_peak_rss_mib"`
-	OursLambda    float64 `json:"ours_lambda"`
-	SkAccuracy    float64 `json:"sklearn_test_accuracy"`
-	SkSeconds     float64 `json:"sklearn_train_seconds"`
-	SkRSS         float64 `json:"sklearn_peak_rss_mib"`
-	SkLambda      float64 `json:"sklearn_lambda"`
-	AccuracyDelta float64 `json:"accuracy_delta_points"`
-	TimeRatio     float64 `json:"time_ratio"`
-	MemoryRatio   float64 `json:"memory_ratio"`
+	Dataset  string           `json:"dataset"`
+	Protocol string           `json:"protocol"`
+	Rows     int              `json:"train_rows"`
+	Dim      int              `json:"dim"`
+	Classes  int              `json:"classes"`
+	Ours     side             `json:"featurizer"`
+	Peers    map[string]*side `json:"peers"`
+}
+
+// protocol is how the penalty is chosen, the same for every trainer.
+type protocol struct {
+	name       string
+	grid       string  // grid: searched on validation
+	regParam   float64 // dlp: fixed
+	elasticNet float64
+	maxIter    int
 }
 
 func main() {
@@ -50,10 +79,20 @@ func main() {
 	rows := flag.Int("rows", 100000, "synthetic training rows")
 	dim := flag.Int("dim", 2048, "synthetic feature dimension")
 	classes := flag.Int("classes", 100, "synthetic classes")
-	grid := flag.String("grid", "", "lambda grid for both, strongest first (default: featurizer's default grid for clothing, 1e-2..1e-5 for the synthetic table, to bound scikit-learn's time)")
+	grid := flag.String("grid", "", "reg_param grid for every trainer, strongest first (default: featurizer's default grid for clothing, 1e-2..1e-5 for the synthetic table, to bound the peers' time)")
 	which := flag.String("datasets", "clothing,synthetic", "datasets to run")
+	protocols := flag.String("protocols", "grid,dlp", "penalty protocols: grid (chosen on validation), dlp (Deep Learning Pipelines' fixed regParam 0.05, elasticNetParam 0.3, maxIter 20)")
+	peers := flag.String("peers", "sklearn,spark", "trainers to compare with: sklearn, spark")
+	sklearnPython := flag.String("sklearn-python", "/usr/bin/python3", "Python with numpy and scikit-learn")
+	sparkPython := flag.String("spark-python", ".venv/bin/python", "Python with pyspark (make setup's .venv)")
+	sparkMemory := flag.String("spark-driver-memory", "8g", "spark.driver.memory (local mode: the whole Spark)")
+	cores := flag.Int("cores", runtime.NumCPU(), "cores for every trainer: Spark's local[N]; featurizer and scikit-learn use all the machine's")
 	out := flag.String("out", "bench/results", "report directory")
 	flag.Parse()
+	want := map[string]bool{}
+	for _, p := range strings.Split(*peers, ",") {
+		want[strings.TrimSpace(p)] = true
+	}
 	var results []result
 	for _, ds := range strings.Split(*which, ",") {
 		var dir string
@@ -69,32 +108,81 @@ func main() {
 		if err != nil {
 			fail(err)
 		}
-		g := *grid
-		if g == "" {
-			g = "1,3.16e-1,1e-1,3.16e-2,1e-2,3.16e-3,1e-3,3.16e-4,1e-4,3.16e-5,1e-5,3.16e-6,1e-6"
-			if ds == "synthetic" {
-				g = "1e-2,3.16e-3,1e-3,3.16e-4,1e-4,3.16e-5,1e-5"
+		for _, pn := range strings.Split(*protocols, ",") {
+			var p protocol
+			switch pn {
+			case "grid":
+				p = protocol{name: pn, grid: *grid, maxIter: 200}
+				if p.grid == "" {
+					p.grid = "1,3.16e-1,1e-1,3.16e-2,1e-2,3.16e-3,1e-3,3.16e-4,1e-4,3.16e-5,1e-5,3.16e-6,1e-6"
+					if ds == "synthetic" {
+						p.grid = "1e-2,3.16e-3,1e-3,3.16e-4,1e-4,3.16e-5,1e-5"
+					}
+				}
+			case "dlp":
+				p = protocol{name: pn, regParam: 0.05, elasticNet: 0.3, maxIter: 20}
+			default:
+				fail(fmt.Errorf("unknown protocol %q", pn))
 			}
+			r, err := ours(ds, dir, *bin, p)
+			if err != nil {
+				fail(err)
+			}
+			if want["sklearn"] && p.name == "grid" {
+				if r.Peers["sklearn"], err = sklearn(dir, *sklearnPython, p); err != nil {
+					fail(err)
+				}
+			}
+			if want["spark"] {
+				if r.Peers["spark"], err = spark(dir, *sparkPython, *sparkMemory, *cores, p); err != nil {
+					fail(err)
+				}
+			}
+			for name, s := range r.Peers {
+				fmt.Fprintf(os.Stderr, "%s %s: featurizer %.4f in %.1fs (process %.1fs, %.0f MiB), %s %.4f in %.1fs (process %.1fs, %.0f MiB)\n",
+					ds, p.name, r.Ours.Accuracy, r.Ours.TrainSeconds, r.Ours.ProcessSeconds, r.Ours.PeakRSS,
+					name, s.Accuracy, s.TrainSeconds, s.ProcessSeconds, s.PeakRSS)
+			}
+			results = append(results, *r)
 		}
-		r, err := compare(ds, dir, *bin, g)
-		if err != nil {
-			fail(err)
-		}
-		results = append(results, *r)
 	}
-	fmt.Printf("# Classifier head vs scikit-learn, %s\n\n", time.Now().UTC().Format(time.RFC3339))
-	fmt.Println("| dataset | train rows x dim x classes | ours test acc | sklearn test acc | delta (points) | ours train s | sklearn train s | time ratio | ours peak MiB | sklearn peak MiB | memory ratio |")
-	fmt.Println("|---|---|---|---|---|---|---|---|---|---|---|")
-	for _, r := range results {
-		fmt.Printf("| %s | %d x %d x %d | %.4f | %.4f | %+.2f | %.1f | %.1f | %.2fx | %.0f | %.0f | %.2fx |\n", r.Dataset, r.Rows, r.Dim, r.Classes,
-			r.OursAccuracy, r.SkAccuracy, r.AccuracyDelta, r.OursSeconds, r.SkSeconds, r.TimeRatio, r.OursRSS, r.SkRSS, r.MemoryRatio)
-	}
+	printReport(results, *cores)
 	os.MkdirAll(*out, 0o755)
 	b, _ := json.MarshalIndent(results, "", "  ")
 	p := filepath.Join(*out, "heads-"+time.Now().UTC().Format("20060102-150405")+".json")
 	os.WriteFile(p, b, 0o644)
 	fmt.Printf("\nreport: %s\n", p)
 }
+
+func printReport(results []result, cores int) {
+	load, _ := os.ReadFile("/proc/loadavg")
+	fmt.Printf("# Classifier head vs scikit-learn and Spark ML, %s\n\n%d cores; load average at the end: %s\n",
+		time.Now().UTC().Format(time.RFC3339), cores, strings.Join(strings.Fields(string(load))[:min(3, len(strings.Fields(string(load))))], " "))
+	for _, peer := range []string{"sklearn", "spark"} {
+		var rs []result
+		for _, r := range results {
+			if r.Peers[peer] != nil {
+				rs = append(rs, r)
+			}
+		}
+		if len(rs) == 0 {
+			continue
+		}
+		fmt.Printf("\n## featurizer train vs %s (ratios: ours / theirs)\n\n", peer)
+		fmt.Println("| dataset | protocol | train rows x dim x classes | reg_param (ours / theirs) | test acc (ours / theirs) | delta (points) | training s (ours / theirs) | ratio | process wall s (ours / theirs) | ratio | peak MiB (ours / theirs) | ratio |")
+		fmt.Println("|---|---|---|---|---|---|---|---|---|---|---|---|")
+		for _, r := range rs {
+			s := r.Peers[peer]
+			fmt.Printf("| %s | %s | %d x %d x %d | %.3g / %.3g | %.4f / %.4f | %+.2f | %.1f / %.1f | %.2fx | %.1f / %.1f | %.2fx | %.0f / %.0f | %.2fx |\n",
+				r.Dataset, r.Protocol, r.Rows, r.Dim, r.Classes, r.Ours.Lambda, s.Lambda, r.Ours.Accuracy, s.Accuracy,
+				100*(r.Ours.Accuracy-s.Accuracy), r.Ours.TrainSeconds, s.TrainSeconds, ratio(r.Ours.TrainSeconds, s.TrainSeconds),
+				r.Ours.ProcessSeconds, s.ProcessSeconds, ratio(r.Ours.ProcessSeconds, s.ProcessSeconds),
+				r.Ours.PeakRSS, s.PeakRSS, ratio(r.Ours.PeakRSS, s.PeakRSS))
+		}
+	}
+}
+
+func ratio(a, b float64) float64 { return a / math.Max(b, 1e-9) }
 
 func fail(err error) {
 	fmt.Fprintln(os.Stderr, "bench heads:", err)
@@ -225,52 +313,90 @@ func writeRaw(path string, v any) error {
 	return binary.Write(f, binary.LittleEndian, v)
 }
 
-func compare(name, dir, bin, grid string) (*result, error) {
-	var meta struct{ Dim, Classes int }
+func meta(dir string) (dim, classes int) {
+	var m struct{ Dim, Classes int }
 	b, _ := os.ReadFile(filepath.Join(dir, "meta.json"))
-	json.Unmarshal(b, &meta)
-	r := &result{Dataset: name, Dim: meta.Dim, Classes: meta.Classes}
+	json.Unmarshal(b, &m)
+	return m.Dim, m.Classes
+}
 
-	fmt.Fprintf(os.Stderr, "%s: featurizer train\n", name)
+// ours runs featurizer train on the tables, as a user would.
+func ours(name, dir, bin string, p protocol) (*result, error) {
+	r := &result{Dataset: name, Protocol: p.name, Peers: map[string]*side{}}
+	r.Dim, r.Classes = meta(dir)
+	fmt.Fprintf(os.Stderr, "%s %s: featurizer train\n", name, p.name)
 	model, err := os.MkdirTemp("", "bench-head-")
 	if err != nil {
 		return nil, err
 	}
 	defer os.RemoveAll(model)
+	args := []string{"train", "--features", filepath.Join(dir, "train"), "--validation", filepath.Join(dir, "validation"),
+		"--test", filepath.Join(dir, "test"), "--output", filepath.Join(model, "m"), "--quiet", "--max-iter", fmt.Sprint(p.maxIter)}
+	if p.grid != "" {
+		args = append(args, "--grid", p.grid)
+	} else {
+		// A fixed penalty trained for maxIter iterations, as Spark does: the
+		// validation table is only reported (no early stop).
+		args = append(args, "--reg-param", fmt.Sprint(p.regParam), "--elastic-net-param", fmt.Sprint(p.elasticNet),
+			"--patience", fmt.Sprint(p.maxIter+1))
+	}
 	t0 := time.Now()
-	// Both search the same grid.
-	if _, err := run(bin, "train", "--features", filepath.Join(dir, "train"), "--validation", filepath.Join(dir, "validation"),
-		"--test", filepath.Join(dir, "test"), "--output", filepath.Join(model, "m"), "--grid", grid, "--quiet"); err != nil {
+	if _, err := run(bin, args...); err != nil {
 		return nil, err
 	}
-	r.OursWall = time.Since(t0).Seconds()
+	r.Ours.ProcessSeconds = time.Since(t0).Seconds()
 	art, _, err := head.LoadArtefact(filepath.Join(model, "m"))
 	if err != nil {
 		return nil, err
 	}
 	r.Rows = art.Training.Rows["train"]
-	r.OursAccuracy, r.OursSeconds, r.OursRSS, r.OursLambda = art.Test.Accuracy, art.Training.Seconds, art.Training.PeakRSSMiB, art.Training.RegParam
+	r.Ours.Accuracy, r.Ours.TrainSeconds, r.Ours.PeakRSS, r.Ours.Lambda = art.Test.Accuracy, art.Training.Seconds, art.Training.PeakRSSMiB, art.Training.RegParam
+	r.Ours.Version = art.ToolVersion
+	return r, nil
+}
 
-	fmt.Fprintf(os.Stderr, "%s: scikit-learn\n", name)
-	out, err := run("/usr/bin/python3", "bench/sklearn_head.py", "--data", dir, "--grid", grid)
+// peer runs a Python trainer that prints one JSON line last.
+func peer(python string, args ...string) (*side, error) {
+	t0 := time.Now()
+	out, err := run(python, args...)
 	if err != nil {
 		return nil, err
 	}
-	var sk struct {
+	wall := time.Since(t0).Seconds()
+	var v struct {
 		TestAccuracy float64 `json:"test_accuracy"`
 		Seconds      float64 `json:"seconds"`
+		TrainSeconds float64 `json:"train_seconds"`
 		PeakRSS      float64 `json:"peak_rss_mib"`
 		Lambda       float64 `json:"lambda"`
+		Sklearn      string  `json:"sklearn"`
+		Spark        string  `json:"spark"`
 	}
 	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
-	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &sk); err != nil {
-		return nil, fmt.Errorf("sklearn output %q: %v", out, err)
+	last := lines[len(lines)-1]
+	if err := json.Unmarshal([]byte(last), &v); err != nil {
+		return nil, fmt.Errorf("%s output %q: %v", args[0], out, err)
 	}
-	r.SkAccuracy, r.SkSeconds, r.SkRSS, r.SkLambda = sk.TestAccuracy, sk.Seconds, sk.PeakRSS, sk.Lambda
-	r.AccuracyDelta = 100 * (r.OursAccuracy - r.SkAccuracy)
-	r.TimeRatio = r.OursSeconds / math.Max(r.SkSeconds, 1e-9)
-	r.MemoryRatio = r.OursRSS / math.Max(r.SkRSS, 1e-9)
-	fmt.Fprintf(os.Stderr, "%s: ours %.4f in %.1fs (%.0f MiB), sklearn %.4f in %.1fs (%.0f MiB)\n", name,
-		r.OursAccuracy, r.OursSeconds, r.OursRSS, r.SkAccuracy, r.SkSeconds, r.SkRSS)
-	return r, nil
+	var detail map[string]any
+	json.Unmarshal([]byte(last), &detail)
+	s := &side{Accuracy: v.TestAccuracy, TrainSeconds: max(v.Seconds, v.TrainSeconds), ProcessSeconds: wall, PeakRSS: v.PeakRSS,
+		Lambda: v.Lambda, Version: v.Sklearn + v.Spark, Detail: detail}
+	return s, nil
+}
+
+func sklearn(dir, python string, p protocol) (*side, error) {
+	fmt.Fprintf(os.Stderr, "%s: scikit-learn\n", dir)
+	return peer(python, "bench/sklearn_head.py", "--data", dir, "--grid", p.grid, "--max-iter", fmt.Sprint(p.maxIter))
+}
+
+func spark(dir, python, memory string, cores int, p protocol) (*side, error) {
+	fmt.Fprintf(os.Stderr, "%s %s: Spark ML\n", dir, p.name)
+	args := []string{"bench/spark_head.py", "--data", dir, "--max-iter", fmt.Sprint(p.maxIter),
+		"--cores", fmt.Sprint(cores), "--driver-memory", memory, "--elastic-net-param", fmt.Sprint(p.elasticNet)}
+	if p.grid != "" {
+		args = append(args, "--grid", p.grid)
+	} else {
+		args = append(args, "--reg-param", fmt.Sprint(p.regParam))
+	}
+	return peer(python, args...)
 }
