@@ -1,4 +1,5 @@
-# featurizer: the README's commands are `make setup`, `make demo` and `make test`.
+# featurizer: the README's commands are `make demo` and `make test` (each
+# installs what it needs on first use); `make setup` installs it all at once.
 SHELL := /bin/bash
 GO ?= go
 BIN := bin/featurizer
@@ -8,10 +9,13 @@ SHARED ?= ../shared
 # (cgo); Pillow, numpy, torchvision and scikit-learn for the reference tests
 # and benchmarks that pin our results to theirs. OpenJDK 17 runs PySpark 3.5
 # (which supports Java 8, 11 and 17) for the real-client tests.
-APT_PACKAGES := libjpeg62-turbo-dev zlib1g-dev libopenblas-dev python3-pil python3-numpy python3-torchvision python3-sklearn python3-venv openjdk-17-jre-headless
+# Building the binary needs only the first few (cgo: a C compiler, JPEG, PNG,
+# BLAS; certificates for the downloads): make demo installs just those.
+BUILD_APT_PACKAGES := gcc libc6-dev ca-certificates curl libjpeg62-turbo-dev zlib1g-dev libopenblas-dev
+APT_PACKAGES := $(BUILD_APT_PACKAGES) python3-pil python3-numpy python3-torchvision python3-sklearn python3-venv openjdk-17-jre-headless
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup setup-gpu deps ort tools clients clients-lock build test lint demo bench clean
+.PHONY: setup setup-gpu deps deps-build ort tools clients clients-lock build test lint demo bench clean
 
 CACHE ?= $(or $(FEATURIZER_CACHE),$(or $(XDG_CACHE_HOME),$(HOME)/.cache)/featurizer)
 AZURITE_VERSION := 3.35.0
@@ -85,12 +89,18 @@ tools:
 	  echo "fake-gcs-server $(FAKE_GCS_VERSION) installed in $(FAKE_GCS_BIN)"; \
 	fi
 
-deps:
-	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+# apt-install: the Debian packages of $(1) that are not installed yet.
+apt-install = missing=$$(for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 	  echo "installing $$missing"; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
-	else echo "Debian packages present: $(APT_PACKAGES)"; fi
+	else echo "Debian packages present: $(1)"; fi
+
+deps:
+	@$(call apt-install,$(APT_PACKAGES))
+
+deps-build:
+	@$(call apt-install,$(BUILD_APT_PACKAGES))
 
 ort:
 	scripts/setup-ort.sh
@@ -109,26 +119,41 @@ lint:
 	@$(GO) mod tidy -diff || { echo "go.mod/go.sum are not tidy: run go mod tidy"; exit 1; }
 	@fmt=$$(gofmt -l .); if [ -n "$$fmt" ]; then echo "not gofmt'ed: $$fmt"; exit 1; fi
 
-# Every test. ONNX Runtime and the reference Python must be there (make
-# setup); ../shared is used when present (CI sets FEATURIZER_REQUIRE_SHARED=1).
-test: lint
+# Every test, after make setup (ONNX Runtime, the reference Python, the
+# storage servers and the clients' .venv; a no-op once installed); ../shared
+# is used when present (CI sets FEATURIZER_REQUIRE_SHARED=1).
+test: setup lint
 	FEATURIZER_REQUIRE_ORT=1 FEATURIZER_REQUIRE_REFERENCE=1 $(GO) test -count=1 -timeout 40m ./...
 	@# The pure-Go BLAS fallback of the head trainer (no OpenBLAS linked).
 	FEATURIZER_REQUIRE_ORT=1 FEATURIZER_REQUIRE_REFERENCE=1 $(GO) test -count=1 -tags noopenblas ./head
 
-# The main job end to end on the default (CPU, local disk): MobileNetV2
-# predictions for the coral photos, then the clothing job (featurize the
-# three splits, train a head, evaluate). Weights come from $(SHARED)/models
-# when present, else they download.
-demo: build
-	@models=$$( [ -f $(SHARED)/models/mobilenetv2-12-int8.onnx ] && echo $(SHARED)/models || echo "$${FEATURIZER_MODELS:-$$HOME/.cache/featurizer/models}"); \
-	[ -d $(SHARED)/data ] || { echo "make demo needs the sample images in $(SHARED)/data (set SHARED=...)"; exit 1; }; \
-	set -x; \
-	$(BIN) predict --backbone mobilenetv2 --models-dir $$models --input $(SHARED)/data/coral-test-images --output out/demo/predictions --overwrite --top-k 5 && \
-	$(BIN) show out/demo/predictions --rows 11 && \
-	$(BIN) run configs/clothing-mobilenetv2.yaml --set output=$(CURDIR)/out/demo/clothing --set models_dir=$$models && \
-	$(BIN) show out/demo/clothing/features/test --rows 3 && \
-	head -20 out/demo/clothing/model/report.md
+# The main job end to end on the default (CPU, local disk), from a fresh
+# clone: the first run installs what the binary needs (deps-build, the pinned
+# ONNX Runtime; not the test servers or .venv) and downloads MobileNetV2's
+# weights and the ImageNet class list from their pinned URLs, SHA-256
+# verified, into the models cache (offline: one line says which files to put
+# where). $(SHARED)/models is used when it has both. Then MobileNetV2's
+# ImageNet classes for the photos in samples/ and, when $(SHARED)/data has
+# the clothing photos, the clothing job (featurize three splits, train a
+# head, evaluate).
+# Where the demo's tables go.
+DEMO_OUT ?= out/demo
+demo: deps-build ort build
+	@models=$$( [ -f $(SHARED)/models/mobilenetv2-12-int8.onnx ] && [ -f $(SHARED)/models/imagenet-classes.txt ] && echo $(SHARED)/models || echo "$${FEATURIZER_MODELS:-$(CACHE)/models}"); \
+	clothing=$(abspath $(SHARED))/data/clothing-small; \
+	set -e; set -x; \
+	$(BIN) predict --backbone mobilenetv2 --models-dir $$models --input samples --output $(DEMO_OUT)/predictions --overwrite --top-k 5; \
+	$(BIN) show $(DEMO_OUT)/predictions --rows 5; \
+	{ set +x; } 2>/dev/null; \
+	if [ -d $$clothing ]; then \
+	  set -x; \
+	  $(BIN) run configs/clothing-mobilenetv2.yaml --set output=$(abspath $(DEMO_OUT))/clothing --set models_dir=$$models \
+	    --set data.train=$$clothing/train --set data.validation=$$clothing/validation --set data.test=$$clothing/test; \
+	  $(BIN) show $(DEMO_OUT)/clothing/features/test --rows 3; \
+	  head -20 $(DEMO_OUT)/clothing/model/report.md; \
+	else \
+	  echo "demo: the clothing job (featurize, train, evaluate) needs the photos in $(SHARED)/data/clothing-small (set SHARED=...): skipped"; \
+	fi
 
 bench:
 	scripts/bench.sh

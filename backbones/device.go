@@ -35,6 +35,8 @@ import (
 	"unsafe"
 
 	ort "github.com/yalue/onnxruntime_go"
+
+	"github.com/featurizer/featurizer/download"
 )
 
 // Devices the engine runs on, mapped onto ONNX Runtime's execution
@@ -200,7 +202,7 @@ func appendProvider(opts *ort.SessionOptions, o EngineOptions) error {
 		settings := map[string]string{
 			"device_id":               fmt.Sprint(o.DeviceID),
 			"trt_engine_cache_enable": "1",
-			"trt_engine_cache_path":   filepath.Join(CacheDir(), "tensorrt"),
+			"trt_engine_cache_path":   filepath.Join(download.CacheDir(), "tensorrt"),
 		}
 		if o.FP16 {
 			settings["trt_fp16_enable"] = "1"

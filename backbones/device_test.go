@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	ort "github.com/yalue/onnxruntime_go"
+
+	"github.com/featurizer/featurizer/download"
 )
 
 // gpuRuntimeForTest is the make setup-gpu runtime, or a skip (a failure
@@ -135,7 +137,7 @@ func TestCheckDeviceOnTheRealProvider(t *testing.T) {
 		t.Helper()
 		cmd := exec.Command(os.Args[0], "-test.run=^TestDeviceHelperProcess$", "-test.count=1")
 		cmd.Env = append([]string{"FZ_DEVICE_HELPER=" + mode, "PATH=/usr/bin:/bin", "HOME=" + home,
-			"FEATURIZER_CACHE=" + CacheDir(), "TMPDIR=" + t.TempDir()}, env...)
+			"FEATURIZER_CACHE=" + download.CacheDir(), "TMPDIR=" + t.TempDir()}, env...)
 		out, _ := cmd.CombinedOutput()
 		t.Logf("%s %v:\n%s", mode, env, out)
 		return string(out)

@@ -7,6 +7,7 @@ import (
 	"runtime/debug"
 
 	"github.com/featurizer/featurizer/backbones/onnxgraph"
+	"github.com/featurizer/featurizer/modelspec"
 	ort "github.com/yalue/onnxruntime_go"
 )
 
@@ -66,7 +67,7 @@ func NewEngine(b *Backbone, o EngineOptions) (*Engine, error) {
 // NewEngineFromBytes is NewEngine for a model already in memory. It must be
 // self-contained: a model whose tensors keep their data in external files
 // needs ReadModel (or NewEngine), which knows where the files are.
-func NewEngineFromBytes(data []byte, spec *Spec, o EngineOptions) (*Engine, error) {
+func NewEngineFromBytes(data []byte, spec *modelspec.Spec, o EngineOptions) (*Engine, error) {
 	m, err := onnxgraph.Parse(data)
 	if err != nil {
 		return nil, fmt.Errorf("load model: %w", err)
@@ -169,7 +170,7 @@ func NewEngineFromBytes(data []byte, spec *Spec, o EngineOptions) (*Engine, erro
 	return e, nil
 }
 
-func (e *Engine) pickInput(m *onnxgraph.Model, spec *Spec) error {
+func (e *Engine) pickInput(m *onnxgraph.Model, spec *modelspec.Spec) error {
 	ins := m.Graph.Inputs
 	var in *onnxgraph.ValueInfo
 	if spec.Input.Name == "" {
@@ -213,7 +214,7 @@ func (e *Engine) pickInput(m *onnxgraph.Model, spec *Spec) error {
 	return nil
 }
 
-func pickLogits(m *onnxgraph.Model, spec *Spec) (string, error) {
+func pickLogits(m *onnxgraph.Model, spec *modelspec.Spec) (string, error) {
 	outs := m.Graph.Outputs
 	if len(outs) == 0 {
 		return "", errors.New("the model has no outputs")
@@ -252,7 +253,7 @@ type FeatureGraph struct {
 // and the pooling that turns it into one vector per image. The combined
 // backbone+head export builds on it; it may run a probe session, so the
 // runtime must be initialized.
-func PlanFeatures(m *onnxgraph.Model, spec *Spec) (*FeatureGraph, error) {
+func PlanFeatures(m *onnxgraph.Model, spec *modelspec.Spec) (*FeatureGraph, error) {
 	e := &Engine{}
 	if err := e.pickInput(m, spec); err != nil {
 		return nil, err
@@ -267,7 +268,7 @@ func PlanFeatures(m *onnxgraph.Model, spec *Spec) (*FeatureGraph, error) {
 	return planFeatures(m, spec, e.inputName, e.sample, logits)
 }
 
-func planFeatures(m *onnxgraph.Model, spec *Spec, input string, sample []int64, logits string) (*FeatureGraph, error) {
+func planFeatures(m *onnxgraph.Model, spec *modelspec.Spec, input string, sample []int64, logits string) (*FeatureGraph, error) {
 	fg := &FeatureGraph{Input: input, Sample: sample}
 	var err error
 	if spec.Features.Tensor == "" {

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/featurizer/featurizer/internal/testmodels"
+	"github.com/featurizer/featurizer/modelspec"
 )
 
 // needRuntime loads ONNX Runtime or skips; CI sets FEATURIZER_REQUIRE_ORT so
@@ -23,13 +24,13 @@ func needRuntime(t *testing.T) {
 	}
 }
 
-func tinySpec(o testmodels.Options) *Spec {
+func tinySpec(o testmodels.Options) *modelspec.Spec {
 	layout := o.Layout
 	if layout == "" {
 		layout = "NCHW"
 	}
-	s := &Spec{Input: InputSpec{Layout: layout, Size: [2]int{32, 32}}, Resize: ResizeSpec{Policy: "squash"},
-		Normalize: NormalizeSpec{Scale: 1, Std: [3]float32{1, 1, 1}}}
+	s := &modelspec.Spec{Input: modelspec.InputSpec{Layout: layout, Size: [2]int{32, 32}}, Resize: modelspec.ResizeSpec{Policy: "squash"},
+		Normalize: modelspec.NormalizeSpec{Scale: 1, Std: [3]float32{1, 1, 1}}}
 	if err := s.Validate(); err != nil {
 		panic(err)
 	}
@@ -117,7 +118,7 @@ func TestEngineNamedTap(t *testing.T) {
 	needRuntime(t)
 	o := testmodels.Options{Seed: 9}
 	spec := tinySpec(o)
-	spec.Features = FeatureSpec{Tensor: "feature_map", Pooling: "mean", Dim: 16}
+	spec.Features = modelspec.FeatureSpec{Tensor: "feature_map", Pooling: "mean", Dim: 16}
 	e, err := NewEngineFromBytes(testmodels.Build(o), spec, EngineOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -139,15 +140,17 @@ func TestEngineErrors(t *testing.T) {
 	model := testmodels.Build(testmodels.Options{})
 	cases := []struct {
 		name string
-		mod  func(*Spec)
+		mod  func(*modelspec.Spec)
 		want string
 	}{
-		{"unknown tap", func(s *Spec) { s.Features.Tensor = "feature_mapp" }, `features.tensor: the model has no tensor "feature_mapp" (similar names: feature_map)`},
-		{"dim mismatch", func(s *Spec) { s.Features.Dim = 2048 }, "features.dim: the tap \"gap\" gives 16 values per image, the spec expects 2048"},
-		{"input name", func(s *Spec) { s.Input.Name = "data" }, `input.name: the model has no input "data"`},
-		{"input size", func(s *Spec) { s.Input.Size = [2]int{224, 224} }, "input.layout/size"},
-		{"layout", func(s *Spec) { s.Input.Layout = "NHWC" }, "input.layout/size"},
-		{"classifier output", func(s *Spec) { s.Classifier = &ClassifierSpec{Output: "prob", Activation: "logits"} }, `classifier.output: the model has no output "prob"`},
+		{"unknown tap", func(s *modelspec.Spec) { s.Features.Tensor = "feature_mapp" }, `features.tensor: the model has no tensor "feature_mapp" (similar names: feature_map)`},
+		{"dim mismatch", func(s *modelspec.Spec) { s.Features.Dim = 2048 }, "features.dim: the tap \"gap\" gives 16 values per image, the spec expects 2048"},
+		{"input name", func(s *modelspec.Spec) { s.Input.Name = "data" }, `input.name: the model has no input "data"`},
+		{"input size", func(s *modelspec.Spec) { s.Input.Size = [2]int{224, 224} }, "input.layout/size"},
+		{"layout", func(s *modelspec.Spec) { s.Input.Layout = "NHWC" }, "input.layout/size"},
+		{"classifier output", func(s *modelspec.Spec) {
+			s.Classifier = &modelspec.ClassifierSpec{Output: "prob", Activation: "logits"}
+		}, `classifier.output: the model has no output "prob"`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -173,14 +176,14 @@ func TestMobileNetV2Tap(t *testing.T) {
 	if err != nil {
 		t.Skipf("../shared is absent (%v): the MobileNetV2 checks need it", err)
 	}
-	spec, _ := Lookup("mobilenetv2")
+	spec, _ := modelspec.Lookup("mobilenetv2")
 	named, err := NewEngineFromBytes(data, spec, EngineOptions{Logits: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer named.Close()
 	auto := *spec
-	auto.Features = FeatureSpec{Pooling: "auto"}
+	auto.Features = modelspec.FeatureSpec{Pooling: "auto"}
 	found, err := NewEngineFromBytes(data, &auto, EngineOptions{})
 	if err != nil {
 		t.Fatal(err)

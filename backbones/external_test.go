@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/featurizer/featurizer/backbones/onnxgraph"
+	"github.com/featurizer/featurizer/download"
 	"github.com/featurizer/featurizer/internal/testmodels"
 )
 
@@ -248,18 +249,18 @@ func TestHashModel(t *testing.T) {
 	// Resolve records it, for a model file with a spec and for a store entry.
 	specPath := filepath.Join(dir, "spec.yaml")
 	os.WriteFile(specPath, []byte("input: {layout: NCHW, size: [32, 32], color: RGB}\nresize: {policy: squash}\nnormalize: {scale: 1, mean: [0, 0, 0], std: [1, 1, 1]}\nfeatures: {pooling: auto}\n"), 0o644)
-	b, err := Resolve(context.Background(), ResolveOptions{Name: mp, SpecPath: specPath, Store: &Store{Dir: dir, Offline: true}})
+	b, err := Resolve(context.Background(), ResolveOptions{Name: mp, SpecPath: specPath, Store: &download.Store{Dir: dir, Offline: true}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if b.WeightsSHA256 != h2 {
 		t.Errorf("resolved %s, want %s", b.WeightsSHA256, h2)
 	}
-	s := &Store{Dir: dir, Offline: true}
-	if _, d, err := s.EnsureModel(context.Background(), "model.onnx", "", "", ""); err != nil || d != h2 {
+	s := &download.Store{Dir: dir, Offline: true}
+	if _, d, err := ensureModel(context.Background(), s, "model.onnx", "", "", ""); err != nil || d != h2 {
 		t.Errorf("store: %s %v", d, err)
 	}
-	if _, _, err := s.EnsureModel(context.Background(), "model.onnx", "", sha(ext), ""); err == nil || !strings.Contains(err.Error(), "external data file") {
+	if _, _, err := ensureModel(context.Background(), s, "model.onnx", "", sha(ext), ""); err == nil || !strings.Contains(err.Error(), "external data file") {
 		t.Errorf("a pinned one-file hash: %v", err)
 	}
 	if _, d, _ := s.Ensure(context.Background(), "model.onnx", "", "", ""); d != sha(ext) {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/featurizer/featurizer/backbones/onnxgraph"
 	"github.com/featurizer/featurizer/internal/testmodels"
+	"github.com/featurizer/featurizer/modelspec"
 	ort "github.com/yalue/onnxruntime_go"
 )
 
@@ -294,8 +295,8 @@ for extra in ({"external_data": False, "dynamo": False}, {"external_data": False
 		t.Errorf("Casts %d, kept %v", res.Casts, res.Kept)
 	}
 
-	spec := &Spec{Input: InputSpec{Layout: "NCHW", Size: [2]int{224, 224}}, Resize: ResizeSpec{Policy: "squash"},
-		Normalize: NormalizeSpec{Scale: 1, Std: [3]float32{1, 1, 1}}}
+	spec := &modelspec.Spec{Input: modelspec.InputSpec{Layout: "NCHW", Size: [2]int{224, 224}}, Resize: modelspec.ResizeSpec{Policy: "squash"},
+		Normalize: modelspec.NormalizeSpec{Scale: 1, Std: [3]float32{1, 1, 1}}}
 	if err := spec.Validate(); err != nil {
 		t.Fatal(err)
 	}

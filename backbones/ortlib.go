@@ -9,12 +9,15 @@ import (
 	"sync"
 
 	ort "github.com/yalue/onnxruntime_go"
+
+	"github.com/featurizer/featurizer/download"
+	"github.com/featurizer/featurizer/internal/version"
 )
 
-// The ONNX Runtime release this project pins. make setup fetches the
-// library from the npm package onnxruntime-node and checks both hashes.
+// The library of the ONNX Runtime release this project pins
+// (version.ONNXRuntime). make setup fetches it from the npm package
+// onnxruntime-node and checks both hashes.
 const (
-	ORTVersion    = "1.30.0"
 	ORTLibName    = "libonnxruntime.so.1"
 	ORTLibSHA256  = "ffb75a925ba05e47b235bb66e3e3911714a80b328a9c9425539feb204aa32a23"
 	ORTNpmPackage = "onnxruntime-node@1.30.0"
@@ -53,12 +56,12 @@ var gpuRuntimeFiles = []struct{ name, sha256 string }{
 
 // DefaultORTLibPath is where make setup puts the library.
 func DefaultORTLibPath() string {
-	return filepath.Join(CacheDir(), "onnxruntime", ORTVersion, ORTLibName)
+	return filepath.Join(download.CacheDir(), "onnxruntime", version.ONNXRuntime, ORTLibName)
 }
 
 // DefaultGPURuntimeDir is where make setup-gpu puts the GPU runtime.
 func DefaultGPURuntimeDir() string {
-	return filepath.Join(CacheDir(), "onnxruntime", ORTGPUDir)
+	return filepath.Join(download.CacheDir(), "onnxruntime", ORTGPUDir)
 }
 
 func isGPU(device string) bool { return device == DeviceCUDA || device == DeviceTensorRT }

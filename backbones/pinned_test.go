@@ -4,6 +4,8 @@ import (
 	"os"
 	"testing"
 	"time"
+
+	"github.com/featurizer/featurizer/internal/testmodels"
 )
 
 // On a machine with a CUDA runtime: page-locked buffers are handed out and
@@ -41,10 +43,46 @@ func TestPinnedHost(t *testing.T) {
 	}
 }
 
-// On the CPU the engine hands out ordinary memory.
+// An engine made for the CPU hands out ordinary memory, even on a machine
+// whose CUDA runtime could give page-locked buffers; each buffer is its own
+// (calls in flight at once fill theirs side by side) and Run reads it.
 func TestInputBufferCPU(t *testing.T) {
-	e := &Engine{}
-	if e.Pinned() || len(e.InputBuffer(10)) != 10 {
-		t.Fatal("CPU engine: want 10 ordinary floats")
+	needRuntime(t)
+	if p, err := openPinnedHost(); err == nil {
+		p.Close()
+		t.Log("a CUDA runtime is here: the CPU engine must not use it")
+	}
+	o := testmodels.Options{Seed: 5}
+	for _, device := range []string{"", DeviceCPU} {
+		e, err := NewEngineFromBytes(testmodels.Build(o), tinySpec(o), EngineOptions{Device: device, Threads: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer e.Close()
+		if e.Pinned() {
+			t.Errorf("device %q: the engine hands out page-locked memory", device)
+		}
+		const n = 3
+		size := n * e.SampleSize()
+		a, b := e.InputBuffer(size), e.InputBuffer(size)
+		if len(a) != size || len(b) != size {
+			t.Fatalf("device %q: InputBuffer(%d) gave %d and %d values", device, size, len(a), len(b))
+		}
+		want := randomImages(n, e.SampleSize(), 11)
+		copy(a, want)
+		copy(b, randomImages(n, e.SampleSize(), 12))
+		if j, ok := closeEnough(a, want, 0); !ok {
+			t.Fatalf("device %q: filling one buffer changed another at %d", device, j)
+		}
+		feats := make([]float32, n*e.FeatureDim())
+		if err := e.Run(a, n, feats, nil); err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < n; i++ {
+			wf, _ := testmodels.Forward(o, want[i*e.SampleSize():(i+1)*e.SampleSize()])
+			if j, ok := closeEnough(feats[i*e.FeatureDim():(i+1)*e.FeatureDim()], wf, 1e-5); !ok {
+				t.Fatalf("device %q: image %d feature %d: %v, reference %v", device, i, j, feats[i*e.FeatureDim()+j], wf[j])
+			}
+		}
 	}
 }

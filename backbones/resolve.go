@@ -8,11 +8,14 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/featurizer/featurizer/download"
+	"github.com/featurizer/featurizer/modelspec"
 )
 
 // Backbone is a spec with its weights located and verified.
 type Backbone struct {
-	Spec        Spec
+	Spec        modelspec.Spec
 	WeightsPath string
 	// WeightsSHA256 identifies the weights (HashModel): the file's SHA-256,
 	// or for a model with external data files that of the model file
@@ -31,7 +34,7 @@ type ResolveOptions struct {
 	// SpecPath is a YAML spec for a model outside the catalog. Alone, it is
 	// a complete entry whose file lives in the store.
 	SpecPath string
-	Store    *Store
+	Store    *download.Store
 	// Classes loads the classifier's class names (for prediction).
 	Classes bool
 }
@@ -40,15 +43,15 @@ type ResolveOptions struct {
 func Resolve(ctx context.Context, o ResolveOptions) (*Backbone, error) {
 	store := o.Store
 	if store == nil {
-		store = &Store{Dir: DefaultModelsDir()}
+		store = &download.Store{Dir: download.DefaultModelsDir()}
 	}
-	var spec *Spec
+	var spec *modelspec.Spec
 	var err error
 	b := &Backbone{}
 	isFile := o.Name != "" && (strings.HasSuffix(strings.ToLower(o.Name), ".onnx") || fileExists(o.Name))
 	switch {
 	case o.SpecPath != "":
-		if spec, err = LoadSpecFile(o.SpecPath); err != nil {
+		if spec, err = modelspec.LoadSpecFile(o.SpecPath); err != nil {
 			return nil, err
 		}
 		if o.Name != "" && !isFile {
@@ -60,13 +63,13 @@ func Resolve(ctx context.Context, o ResolveOptions) (*Backbone, error) {
 				return nil, fmt.Errorf("read model: %w", err)
 			}
 			if spec.SHA256 != "" && spec.SHA256 != b.WeightsSHA256 {
-				return nil, fmt.Errorf("verify weights: %w", &ChecksumError{Path: o.Name, Got: b.WeightsSHA256, Expected: spec.SHA256})
+				return nil, fmt.Errorf("verify weights: %w", &download.ChecksumError{Path: o.Name, Got: b.WeightsSHA256, Expected: spec.SHA256})
 			}
 		} else {
 			if spec.File == "" {
 				return nil, fmt.Errorf("%s: file: the spec names no weights file; give the model path with --backbone", o.SpecPath)
 			}
-			if b.WeightsPath, b.WeightsSHA256, err = store.EnsureModel(ctx, spec.File, spec.URL, spec.SHA256, spec.Export); err != nil {
+			if b.WeightsPath, b.WeightsSHA256, err = ensureModel(ctx, store, spec.File, spec.URL, spec.SHA256, spec.Export); err != nil {
 				return nil, err
 			}
 		}
@@ -75,12 +78,12 @@ func Resolve(ctx context.Context, o ResolveOptions) (*Backbone, error) {
 	case isFile:
 		return nil, fmt.Errorf("%s is a model file: describe its input, preprocessing and feature tap with --spec spec.yaml (see configs/custom-backbone.yaml)", o.Name)
 	default:
-		if spec, err = Lookup(o.Name); err != nil {
+		if spec, err = modelspec.Lookup(o.Name); err != nil {
 			return nil, err
 		}
 		hint := strings.ReplaceAll(spec.Export, "MODELS_DIR", store.Dir)
-		if b.WeightsPath, b.WeightsSHA256, err = store.EnsureModel(ctx, spec.File, spec.URL, spec.SHA256, hint); err != nil {
-			return nil, err
+		if b.WeightsPath, b.WeightsSHA256, err = ensureModel(ctx, store, spec.File, spec.URL, spec.SHA256, hint); err != nil {
+			return nil, withClassList(err, store, spec, o.Classes)
 		}
 	}
 	b.Spec = *spec
@@ -92,9 +95,9 @@ func Resolve(ctx context.Context, o ResolveOptions) (*Backbone, error) {
 	return b, nil
 }
 
-func loadClasses(ctx context.Context, store *Store, spec *Spec, name string) ([]string, error) {
+func loadClasses(ctx context.Context, store *download.Store, spec *modelspec.Spec, name string) ([]string, error) {
 	var path string
-	if list, ok := LookupClassList(name); ok {
+	if list, ok := modelspec.LookupClassList(name); ok {
 		p, _, err := store.Ensure(ctx, list.File, list.URL, list.SHA256, "")
 		if err != nil {
 			return nil, fmt.Errorf("class list %q: %w", name, err)
@@ -102,8 +105,8 @@ func loadClasses(ctx context.Context, store *Store, spec *Spec, name string) ([]
 		path = p
 	} else {
 		path = name
-		if !filepath.IsAbs(path) && spec.dir != "" {
-			path = filepath.Join(spec.dir, path)
+		if !filepath.IsAbs(path) && spec.Dir() != "" {
+			path = filepath.Join(spec.Dir(), path)
 		}
 	}
 	data, err := os.ReadFile(path)

@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/featurizer/featurizer/internal/version"
 )
 
 // RuntimeStatus describes one ONNX Runtime the featurizer can load: which
@@ -26,12 +28,12 @@ type RuntimeStatus struct {
 // the library each device would load (FindORTLibraryFor) and whether its
 // files match their SHA-256s.
 func Runtimes() []RuntimeStatus {
-	cpu := RuntimeStatus{Devices: DeviceCPU, Pinned: ORTVersion + ", CPU"}
+	cpu := RuntimeStatus{Devices: DeviceCPU, Pinned: version.ONNXRuntime + ", CPU"}
 	if p, err := FindORTLibraryFor("", DeviceCPU); err == nil {
 		cpu.Path, cpu.Installed = p, true
 		cpu.Verified, cpu.Note = verifyRuntime(p, false)
 	} else {
-		cpu.Note = "not installed: run `make setup` (ONNX Runtime " + ORTVersion + ", CPU)"
+		cpu.Note = "not installed: run `make setup` (ONNX Runtime " + version.ONNXRuntime + ", CPU)"
 	}
 	gpu := RuntimeStatus{Devices: DeviceCUDA + "|" + DeviceTensorRT, Pinned: ORTGPUVersion + ", CUDA 13"}
 	p, ok := "", false

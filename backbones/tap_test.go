@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/featurizer/featurizer/internal/testmodels"
+	"github.com/featurizer/featurizer/modelspec"
 )
 
 // A model that takes NHWC images but computes in NCHW inside (one Transpose
@@ -26,7 +27,7 @@ func TestTapLayoutOfNHWCModels(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			spec := tinySpec(c.o)
 			if c.named != "" {
-				spec.Features = FeatureSpec{Tensor: c.named, Pooling: "mean"}
+				spec.Features = modelspec.FeatureSpec{Tensor: c.named, Pooling: "mean"}
 			}
 			e, err := NewEngineFromBytes(testmodels.Build(c.o), spec, EngineOptions{Threads: 1})
 			if err != nil {

@@ -1,16 +1,3 @@
-// Command bench measures featurizer side by side with its baselines, in one
-// run, and reports ratios (make bench):
-//
-//   - end-to-end featurize (the CLI, from image files to Parquet) against raw
-//     ONNX Runtime on pre-decoded tensors, same model, same session options;
-//   - end-to-end against a PyTorch CPU pipeline (torchvision + PIL DataLoader
-//     with the same cores), for ResNet-50 and InceptionV3, under Debian's
-//     torch 1.13 (-python) and, when make bench-env has made .venv-bench, a
-//     current torch 2.x from PyPI (-python-current) with the settings its
-//     docs recommend for CPU inference, each measured with and without
-//     (channels_last, torch.compile, Inductor freezing);
-//   - peak RSS of the ResNet-50 job on a small and a large image set;
-//   - MobileNetV2 (decode-bound): img/s and where the time goes.
 package main
 
 import (
@@ -28,6 +15,7 @@ import (
 	"time"
 
 	"github.com/featurizer/featurizer/backbones"
+	"github.com/featurizer/featurizer/download"
 	"github.com/featurizer/featurizer/featurize"
 	"github.com/featurizer/featurizer/inputs"
 	"github.com/featurizer/featurizer/jobs"
@@ -176,7 +164,7 @@ func fail(err error) {
 // rawORT preprocesses every image into memory first, then times only the
 // inference calls, batch 32, with the same engine the CLI uses.
 func rawORT(name, dir, images string) (float64, int64, error) {
-	b, err := backbones.Resolve(nilCtx, backbones.ResolveOptions{Name: name, Store: &backbones.Store{Dir: dir, Offline: true}})
+	b, err := backbones.Resolve(nilCtx, backbones.ResolveOptions{Name: name, Store: &download.Store{Dir: dir, Offline: true}})
 	if err != nil {
 		return 0, 0, err
 	}

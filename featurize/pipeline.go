@@ -1,21 +1,13 @@
-// Package featurize turns images into feature rows: decoding (libjpeg-turbo
-// for JPEG, the standard library for the rest), preprocessing that matches
-// PIL and torchvision bit for bit, and the concurrent pipeline that feeds
-// ONNX Runtime.
 package featurize
 
 import (
 	"context"
-	"errors"
-	"fmt"
-	"math"
 	"runtime"
 	"sync"
-	"sync/atomic"
 	"time"
 
-	"github.com/featurizer/featurizer/backbones"
 	"github.com/featurizer/featurizer/inputs"
+	"github.com/featurizer/featurizer/modelspec"
 	"github.com/featurizer/featurizer/storage"
 	"golang.org/x/sync/errgroup"
 )
@@ -43,6 +35,13 @@ type Walker interface {
 	Walk(ctx context.Context, fn func(inputs.Item) error) error
 }
 
+// Lister is a Walker that can list its items again, on the side, without
+// the bookkeeping of Walk (*inputs.Source is one): the pipeline counts the
+// input with it while Walk feeds the work, which the work holds back.
+type Lister interface {
+	List(ctx context.Context, fn func(inputs.Item) error) error
+}
+
 // Reject says why an input produced no row.
 type Reject struct {
 	Stage string
@@ -63,11 +62,15 @@ type Sink interface {
 	Write(results []Result) error
 }
 
-// Progress hears about the run; the pipeline never prints.
+// Progress hears about the run; the pipeline never prints. Its calls come
+// one at a time, though not always from the same goroutine, and never
+// after Run has returned.
 type Progress interface {
 	// Start is called when the first image is about to be read.
 	Start()
-	// Total is called once the listing is complete.
+	// Total is called when the number of inputs to process is known: by
+	// a count ahead of the work (a Lister's), and again when the listing
+	// that feeds the work ends with another number.
 	Total(n int64)
 	// Update is called after each batch with cumulative counts.
 	Update(done, rejected int64)
@@ -94,45 +97,73 @@ type Options struct {
 	InFlight int
 	Progress Progress
 	// Skip, when set, passes over items an interrupted run already wrote
-	// (an error stops the run: the input no longer matches).
+	// (an error stops the run: the input no longer matches). The count
+	// ahead of the work asks it too, from its own goroutine: it must keep
+	// no books.
 	Skip func(inputs.Item) (bool, error)
 }
 
 // DefaultMaxBytes is the default per-file size limit.
 const DefaultMaxBytes = 256 << 20
 
-// Stats describe a finished (or stopped) run. Stage times are summed over
-// the goroutines doing that stage, so they can exceed the wall time.
-type Stats struct {
-	Inputs     int64              `json:"inputs"`
-	Skipped    int64              `json:"resumed_inputs"` // already written by an interrupted run
-	Rows       int64              `json:"rows"`
-	Rejected   int64              `json:"rejected"`
-	ByStage    map[string]int64   `json:"rejected_by_stage"`
-	Batches    int64              `json:"batches"`
-	BytesRead  int64              `json:"bytes_read"`
-	Wall       time.Duration      `json:"-"`
-	WallSec    float64            `json:"wall_seconds"`
-	ImgPerSec  float64            `json:"images_per_second"`
-	StageSec   map[string]float64 `json:"stage_seconds"`
-	ReadNs     int64              `json:"-"`
-	DecodeNs   int64              `json:"-"`
-	PrepNs     int64              `json:"-"`
-	InferNs    int64              `json:"-"`
-	WriteNs    int64              `json:"-"`
-	WaitDataNs int64              `json:"-"` // some inference slot waiting for a full batch (union over slots)
-	// InferBusyNs is the time at least one inference call was running
-	// (the union of the calls' intervals; InferNs sums them). Wall minus
-	// it is time the device had nothing to do.
-	InferBusyNs int64 `json:"-"`
-	// InferBusyShare is InferBusyNs over the wall time: the share of the
-	// run during which the device had a call to work on.
-	InferBusyShare float64 `json:"infer_busy_share"`
-	// InferWaitShare is WaitDataNs over the wall time: the share during
-	// which inference could have taken another batch but none was ready.
-	InferWaitShare float64 `json:"infer_wait_data_share"`
-	InFlight       int     `json:"inflight"`             // batches allowed in inference at once
-	MaxInFlight    int     `json:"infer_max_concurrent"` // most calls seen running at once
+func (o *Options) defaults() {
+	if o.BatchSize <= 0 {
+		o.BatchSize = 32
+	}
+	if o.Workers <= 0 {
+		o.Workers = runtime.NumCPU()
+	}
+	if o.MaxBytes == 0 {
+		o.MaxBytes = DefaultMaxBytes
+	}
+	if o.Store == nil {
+		o.Store = storage.NewLocal("")
+	}
+	if o.Readers == 0 && storage.IsRemote(o.Store.Location()) {
+		o.Readers = max(16, 4*o.Workers)
+	}
+	if o.InFlight <= 0 {
+		o.InFlight = 1
+	}
+}
+
+// Run featurizes every item of src with eng and hands the results to sink
+// in input order. It stops between batches when ctx is cancelled: an
+// inference call in flight always completes.
+func Run(ctx context.Context, src Walker, eng Runner, pre modelspec.Preprocessing, sink Sink, o Options) (*Stats, error) {
+	o.defaults()
+	p := newPipeline(src, eng, pre, sink, o)
+	p.progress.start()
+	start := time.Now()
+	err := p.run(ctx)
+	p.progress.close()
+	return p.stats(time.Since(start)), err
+}
+
+// pipeline is one run. Each stage is a method, run by one goroutine or a
+// fan of them; the channels between the stages are bounded, and every send
+// and receive gives up at a stop, so no stage waits on one that stopped.
+//
+//	list -> [read] -> decode -> batch -> infer -> write
+type pipeline struct {
+	o        Options
+	src      Walker
+	eng      Runner
+	pre      modelspec.Preprocessing
+	sink     Sink
+	sample   int // floats per preprocessed image
+	fd, nc   int // features and classes per image
+	c        counters
+	calls    spans // inference calls running
+	waits    spans // inference slots waiting for a batch
+	progress reporter
+	slots    chan []float32 // preprocessed images; the lister takes one per job
+	free     chan *batch    // batches not in use
+	listed   chan job       // lister -> readers, or decode workers on local disk
+	fetched  chan job       // readers -> decode workers
+	decoded  chan decoded   // decode workers -> batcher
+	toInfer  chan *batch
+	toWrite  chan *batch
 }
 
 type job struct {
@@ -162,532 +193,95 @@ type batch struct {
 	logits  []float32
 }
 
-// Run featurizes every item of src with eng and hands the results to sink
-// in input order. It stops between batches when ctx is cancelled: an
-// inference call in flight always completes.
-func Run(ctx context.Context, src Walker, eng Runner, pre backbones.Preprocessing, sink Sink, o Options) (*Stats, error) {
-	if o.BatchSize <= 0 {
-		o.BatchSize = 32
-	}
-	if o.Workers <= 0 {
-		o.Workers = runtime.NumCPU()
-	}
-	if o.MaxBytes == 0 {
-		o.MaxBytes = DefaultMaxBytes
-	}
-	if o.Store == nil {
-		o.Store = storage.Local{}
-	}
-	if _, local := o.Store.(storage.Local); o.Readers == 0 && !local {
-		o.Readers = max(16, 4*o.Workers)
-	}
-	if o.InFlight <= 0 {
-		o.InFlight = 1
-	}
-	sample := eng.SampleSize()
-	st := &Stats{ByStage: map[string]int64{}, InFlight: o.InFlight}
-	var calls, waits spans
-	if o.Progress != nil {
-		o.Progress.Start()
-	}
-	start := time.Now()
-
-	g, ctx := errgroup.WithContext(ctx)
+func newPipeline(src Walker, eng Runner, pre modelspec.Preprocessing, sink Sink, o Options) *pipeline {
+	p := &pipeline{o: o, src: src, eng: eng, pre: pre, sink: sink,
+		sample: eng.SampleSize(), fd: eng.FeatureDim(), nc: eng.NumClasses(),
+		c: counters{byStage: map[string]int64{}}, progress: reporter{p: o.Progress, known: -1}}
 	// Slots hold one preprocessed image. The lister takes a slot before it
 	// hands out a job, in input order, so the image the batcher waits for
 	// always has one: the reorder buffer can never starve it.
 	nslots := 2*o.BatchSize + 2*o.Workers + o.Readers
-	slots := make(chan []float32, nslots)
-	for i := 0; i < nslots; i++ {
-		slots <- make([]float32, sample)
+	p.slots = make(chan []float32, nslots)
+	for range nslots {
+		p.slots <- make([]float32, p.sample)
 	}
-	jobs := make(chan job, o.Workers)
-	decodedCh := make(chan decoded, o.Workers)
-	toInfer := make(chan *batch, 1)
-	toWrite := make(chan *batch, o.InFlight)
 	// One batch filling, one written, InFlight in inference (or queued):
 	// the memory stays bounded whatever the pace of each stage.
 	nbatches := o.InFlight + 2
-	free := make(chan *batch, nbatches)
+	p.free = make(chan *batch, nbatches)
 	// A GPU engine hands out page-locked input memory (direct copies).
 	alloc := func(n int) []float32 { return make([]float32, n) }
 	if a, ok := eng.(interface{ InputBuffer(int) []float32 }); ok {
 		alloc = a.InputBuffer
 	}
-	for i := 0; i < nbatches; i++ {
-		free <- &batch{
-			input:  alloc(o.BatchSize * sample),
-			feats:  make([]float32, o.BatchSize*eng.FeatureDim()),
-			logits: make([]float32, o.BatchSize*eng.NumClasses()),
+	for range nbatches {
+		p.free <- &batch{
+			input:  alloc(o.BatchSize * p.sample),
+			feats:  make([]float32, o.BatchSize*p.fd),
+			logits: make([]float32, o.BatchSize*p.nc),
 		}
 	}
+	p.listed = make(chan job, o.Workers)
+	p.fetched = make(chan job, o.Workers)
+	p.decoded = make(chan decoded, o.Workers)
+	p.toInfer = make(chan *batch, 1)
+	p.toWrite = make(chan *batch, o.InFlight)
+	return p
+}
 
-	// Lister. The walk runs on a goroutine of its own, which closes jobs,
-	// so that a stop is not held up by a listing stuck on a hung file
-	// system: it is abandoned (and sends nothing once stopped).
-	var n int64
-	walked := make(chan error, 1)
-	go func() {
-		defer close(jobs)
-		walked <- src.Walk(ctx, func(it inputs.Item) error {
-			if o.Skip != nil {
-				skip, err := o.Skip(it)
-				if err != nil {
-					return err
-				}
-				if skip {
-					atomic.AddInt64(&st.Skipped, 1)
-					return nil
-				}
-			}
-			var s []float32
-			select {
-			case s = <-slots:
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-			select {
-			case jobs <- job{order: n, item: it, slot: s}:
-				n++
-				return nil
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-		})
-	}()
+// run starts the stages and waits for them. The count is not one of them:
+// like the walk inside list, it is abandoned at a stop rather than waited
+// for (a listing may hang on a file system).
+func (p *pipeline) run(ctx context.Context) error {
+	g, ctx := errgroup.WithContext(ctx)
+	counting, stopCount := context.WithCancel(ctx)
+	go p.count(counting)
 	g.Go(func() error {
-		select {
-		case err := <-walked:
-			if err != nil {
-				return fmt.Errorf("list inputs: %w", err)
-			}
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-		atomic.StoreInt64(&st.Inputs, n)
-		if o.Progress != nil {
-			o.Progress.Total(n)
-		}
-		return nil
+		defer stopCount() // the listing has ended: its number stands
+		return p.list(ctx)
 	})
-
-	// Readers: with network storage, a read is mostly waiting; many in
-	// flight keep the decode workers busy. The slots bound them.
-	decodeIn := jobs
-	if o.Readers > 0 {
-		listed := jobs
-		fetched := make(chan job, o.Workers)
-		decodeIn = fetched
-		var rg sync.WaitGroup
-		for r := 0; r < o.Readers; r++ {
-			rg.Add(1)
-			g.Go(func() error {
-				defer rg.Done()
-				for {
-					j, ok, err := next(ctx, listed)
-					if !ok {
-						return err
-					}
-					t0 := time.Now()
-					if j.item.Unreadable == "" {
-						j.data, j.readErr = readFile(ctx, o.Store, j.item.Open, o.MaxBytes)
-					}
-					j.fetched = true
-					atomic.AddInt64(&st.ReadNs, int64(time.Since(t0)))
-					if err := ctx.Err(); err != nil {
-						return err
-					}
-					select {
-					case fetched <- j:
-					case <-ctx.Done():
-						return ctx.Err()
-					}
-				}
-			})
-		}
-		go func() { rg.Wait(); close(fetched) }()
+	decodeIn := p.listed
+	if p.o.Readers > 0 {
+		decodeIn = p.fetched
+		fan(g, p.o.Readers, func() error { return p.read(ctx) }, func() { close(p.fetched) })
 	}
+	fan(g, p.o.Workers, func() error { return p.decode(ctx, decodeIn) }, func() { close(p.decoded) })
+	g.Go(func() error { return p.batch(ctx) })
+	fan(g, p.o.InFlight, func() error { return p.infer(ctx) }, func() { close(p.toWrite) })
+	g.Go(func() error { return p.write(ctx) })
+	return g.Wait()
+}
 
-	// Decode workers.
+// fan runs n copies of a stage and calls done (which closes the stage's
+// output) once all of them have returned.
+func fan(g *errgroup.Group, n int, stage func() error, done func()) {
 	var wg sync.WaitGroup
-	for w := 0; w < o.Workers; w++ {
-		wg.Add(1)
+	wg.Add(n)
+	for range n {
 		g.Go(func() error {
 			defer wg.Done()
-			pp := NewPreprocessor(pre)
-			d := &Decoder{MaxPixels: o.MaxPixels, FastDecode: o.FastDecode, MinSize: pp.MinDecodeSize}
-			defer d.Close()
-			for {
-				j, ok, err := next(ctx, decodeIn)
-				if !ok {
-					return err
-				}
-				out := decoded{order: j.order, item: j.item, slot: j.slot}
-				rej, err := prepare(ctx, o.Store, d, pp, j, o.MaxBytes, st)
-				if err != nil {
-					return err
-				}
-				if err := ctx.Err(); err != nil {
-					return err // stopped: not a reject
-				}
-				if rej != nil {
-					slots <- j.slot // never blocks: the slot came from this pool
-					out.slot, out.reject = nil, rej
-				}
-				select {
-				case decodedCh <- out:
-				case <-ctx.Done():
-					return ctx.Err()
-				}
-			}
+			return stage()
 		})
 	}
-	go func() { wg.Wait(); close(decodedCh) }()
-
-	// Batcher: restores input order and fills batches.
-	g.Go(func() error {
-		defer close(toInfer)
-		pending := map[int64]decoded{}
-		var next, seq int64
-		var cur *batch
-		emit := func() error {
-			if cur == nil {
-				return nil
-			}
-			cur.seq = seq
-			select {
-			case toInfer <- cur:
-				cur = nil
-				seq++
-				return nil
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-		}
-		for d := range decodedCh {
-			pending[d.order] = d
-			for {
-				d, ok := pending[next]
-				if !ok {
-					break
-				}
-				delete(pending, next)
-				next++
-				if cur == nil {
-					select {
-					case cur = <-free:
-					case <-ctx.Done():
-						return ctx.Err()
-					}
-					cur.results, cur.slotOf, cur.n = cur.results[:0], cur.slotOf[:0], 0
-				}
-				r := Result{Item: d.item, Reject: d.reject}
-				row := -1
-				if d.reject == nil {
-					row = cur.n
-					copy(cur.input[row*sample:(row+1)*sample], d.slot)
-					slots <- d.slot
-					cur.n++
-				}
-				cur.results = append(cur.results, r)
-				cur.slotOf = append(cur.slotOf, row)
-				if cur.n == o.BatchSize {
-					if err := emit(); err != nil {
-						return err
-					}
-				}
-			}
-		}
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		if len(pending) > 0 {
-			return fmt.Errorf("pipeline: %d results out of order after the input ended", len(pending))
-		}
-		return emit()
-	})
-
-	// Inference: InFlight goroutines share the runner (one session: ONNX
-	// Runtime runs concurrent calls, each on its own CUDA stream on a GPU),
-	// each with a batch of its own. A call in flight always completes; a
-	// stop is honoured between batches.
-	fd, nc := eng.FeatureDim(), eng.NumClasses()
-	var infering sync.WaitGroup
-	for k := 0; k < o.InFlight; k++ {
-		infering.Add(1)
-		g.Go(func() error {
-			defer infering.Done()
-			for {
-				var b *batch
-				var ok bool
-				waits.begin()
-				select {
-				case b, ok = <-toInfer:
-				case <-ctx.Done():
-				}
-				waits.end()
-				if !ok {
-					return ctx.Err() // nil at the end of the input
-				}
-				// Between batches is the only place a stop is honoured.
-				if err := ctx.Err(); err != nil {
-					return err
-				}
-				t1 := calls.begin()
-				err := infer(eng, b, sample, fd, nc)
-				atomic.AddInt64(&st.InferNs, int64(calls.end().Sub(t1)))
-				if err != nil {
-					return err
-				}
-				atomic.AddInt64(&st.Batches, 1)
-				select {
-				case toWrite <- b:
-				case <-ctx.Done():
-					return ctx.Err()
-				}
-			}
-		})
-	}
-	go func() { infering.Wait(); close(toWrite) }()
-
-	// Writer: puts the batches back in input order (calls in flight finish
-	// in any order). A batch waiting here for an earlier one holds no slot
-	// the earlier one needs, so this never stalls the pipeline.
-	g.Go(func() error {
-		pending := map[int64]*batch{}
-		var next int64
-		for b := range toWrite {
-			pending[b.seq] = b
-			for {
-				b, ok := pending[next]
-				if !ok {
-					break
-				}
-				delete(pending, next)
-				next++
-				t0 := time.Now()
-				if err := sink.Write(b.results); err != nil {
-					return fmt.Errorf("write: %w", err)
-				}
-				st.WriteNs += int64(time.Since(t0))
-				for _, r := range b.results {
-					if r.Reject != nil {
-						st.Rejected++
-						st.ByStage[r.Reject.Stage]++
-					} else {
-						st.Rows++
-					}
-				}
-				if o.Progress != nil {
-					o.Progress.Update(st.Rows+st.Rejected, st.Rejected)
-				}
-				for i := range b.results {
-					b.results[i] = Result{} // drop references to the batch
-				}
-				free <- b
-			}
-		}
-		if len(pending) > 0 && ctx.Err() == nil {
-			return fmt.Errorf("pipeline: %d batches out of order after the input ended", len(pending))
-		}
-		return nil
-	})
-
-	err := g.Wait()
-	st.Wall = time.Since(start)
-	st.WaitDataNs, _ = waits.total()
-	st.InferBusyNs, st.MaxInFlight = calls.total()
-	st.finish()
-	return st, err
+	go func() { wg.Wait(); done() }()
 }
 
-func (st *Stats) finish() {
-	st.WallSec = st.Wall.Seconds()
-	if st.WallSec > 0 {
-		st.ImgPerSec = float64(st.Rows) / st.WallSec
-		st.InferBusyShare = float64(st.InferBusyNs) / float64(st.Wall)
-		st.InferWaitShare = float64(st.WaitDataNs) / float64(st.Wall)
-	}
-	st.StageSec = map[string]float64{
-		"read":            time.Duration(st.ReadNs).Seconds(),
-		"decode":          time.Duration(st.DecodeNs).Seconds(),
-		"preprocess":      time.Duration(st.PrepNs).Seconds(),
-		"infer":           time.Duration(st.InferNs).Seconds(),
-		"write":           time.Duration(st.WriteNs).Seconds(),
-		"infer_wait_data": time.Duration(st.WaitDataNs).Seconds(),
-		"infer_busy":      time.Duration(st.InferBusyNs).Seconds(),
-	}
-}
-
-// spans measures the union of intervals that may overlap (calls running,
-// slots waiting): the time at least one was open, and how many were open
-// at once at most.
-type spans struct {
-	mu      sync.Mutex
-	now     func() time.Time // time.Now; tests set a clock
-	open    int
-	maxOpen int
-	since   time.Time // when open last went from 0 to 1
-	ns      int64
-}
-
-// begin opens an interval and returns its start.
-func (s *spans) begin() time.Time {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	t := s.clock()
-	if s.open == 0 {
-		s.since = t
-	}
-	s.open++
-	s.maxOpen = max(s.maxOpen, s.open)
-	return t
-}
-
-// end closes an interval and returns its end.
-func (s *spans) end() time.Time {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	t := s.clock()
-	s.open--
-	if s.open == 0 {
-		s.ns += int64(t.Sub(s.since))
-	}
-	return t
-}
-
-// total is the time covered by closed intervals, and the most open at once.
-func (s *spans) total() (ns int64, maxOpen int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.ns, s.maxOpen
-}
-
-func (s *spans) clock() time.Time {
-	if s.now != nil {
-		return s.now()
-	}
-	return time.Now()
-}
-
-// next receives the next job: ok is false at the end of the input (err
-// nil) or at a stop (err the context's), whichever comes first, so that a
-// stop does not wait for a producer that is stuck.
-func next(ctx context.Context, in <-chan job) (j job, ok bool, err error) {
+// send and recv give up at a stop. recv's ok is false at the end of the
+// input (err nil) or at a stop (err the context's), whichever comes first.
+func send[T any](ctx context.Context, ch chan<- T, v T) error {
 	select {
-	case j, ok = <-in:
-		return j, ok, nil
-	case <-ctx.Done():
-		return j, false, ctx.Err()
-	}
-}
-
-// readFile reads a file, or gives up at a stop even when the read does not
-// return: a read stuck on a hung file system (NFS, FUSE) or a leased file
-// must not keep a stop from stopping. The abandoned read goes on by itself
-// on its goroutine until it returns or the process exits; its result is
-// dropped. (A read is plain Go, never a cgo call.)
-func readFile(ctx context.Context, store storage.Store, path string, maxBytes int64) ([]byte, error) {
-	type result struct {
-		data []byte
-		err  error
-	}
-	done := make(chan result, 1)
-	go func() {
-		data, err := store.ReadFile(ctx, path, maxBytes)
-		done <- result{data, err}
-	}()
-	select {
-	case r := <-done:
-		return r.data, r.err
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
-}
-
-// prepare reads, decodes and preprocesses one image into j.slot.
-func prepare(ctx context.Context, store storage.Store, d *Decoder, pp *Preprocessor, j job, maxBytes int64, st *Stats) (*Reject, error) {
-	if j.item.Unreadable != "" {
-		// Listed as a named pipe, socket or device: never opened.
-		return &Reject{Stage: StageRead, Err: j.item.Unreadable}, nil
-	}
-	data, err := j.data, j.readErr
-	if !j.fetched {
-		t0 := time.Now()
-		data, err = readFile(ctx, store, j.item.Open, maxBytes)
-		atomic.AddInt64(&st.ReadNs, int64(time.Since(t0)))
-	}
-	t1 := time.Now()
-	if err != nil {
-		if errors.Is(err, storage.ErrUnavailable) {
-			// The store, not the image: a reject would record a good image
-			// as bad in a table that looks complete. The job fails; a rerun
-			// resumes.
-			return nil, fmt.Errorf("read %s: %w", j.item.Path, err)
-		}
-		return &Reject{Stage: StageRead, Err: err.Error()}, nil
-	}
-	atomic.AddInt64(&st.BytesRead, int64(len(data)))
-	img, err := d.Decode(data)
-	t2 := time.Now()
-	atomic.AddInt64(&st.DecodeNs, int64(t2.Sub(t1)))
-	if err != nil {
-		return &Reject{Stage: StageDecode, Err: err.Error()}, nil
-	}
-	err = pp.Apply(img, j.slot)
-	atomic.AddInt64(&st.PrepNs, int64(time.Since(t2)))
-	if err != nil {
-		return &Reject{Stage: StagePreprocess, Err: err.Error()}, nil
-	}
-	return nil, nil
-}
-
-// infer runs a batch. When the batch fails as a whole, each image is run
-// alone so that only the culprits become rejects. Non-finite outputs are
-// rejects too: a NaN feature row would poison training silently.
-func infer(eng Runner, b *batch, sample, fd, nc int) error {
-	if b.n == 0 {
+	case ch <- v:
 		return nil
+	case <-ctx.Done():
+		return ctx.Err()
 	}
-	bad := make([]string, b.n)
-	if err := eng.Run(b.input, b.n, b.feats, b.logits); err != nil {
-		ok := 0
-		for i := 0; i < b.n; i++ {
-			in := b.input[i*sample : (i+1)*sample]
-			if e := eng.Run(in, 1, b.feats[i*fd:(i+1)*fd], b.logits[i*nc:(i+1)*nc]); e != nil {
-				bad[i] = e.Error()
-			} else {
-				ok++
-			}
-		}
-		if ok == 0 && b.n > 1 {
-			return fmt.Errorf("inference fails on every image: %w", err)
-		}
-	}
-	for i, row := range b.slotOf {
-		if row < 0 {
-			continue
-		}
-		r := &b.results[i]
-		if bad[row] != "" {
-			r.Reject = &Reject{Stage: StageInfer, Err: bad[row]}
-			continue
-		}
-		r.Features = b.feats[row*fd : (row+1)*fd]
-		r.Logits = b.logits[row*nc : (row+1)*nc]
-		if !finite(r.Features) || !finite(r.Logits) {
-			r.Features, r.Logits = nil, nil
-			r.Reject = &Reject{Stage: StageInfer, Err: "model output has NaN or infinite values"}
-		}
-	}
-	return nil
 }
 
-func finite(v []float32) bool {
-	for _, x := range v {
-		if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
-			return false
-		}
+func recv[T any](ctx context.Context, ch <-chan T) (v T, ok bool, err error) {
+	select {
+	case v, ok = <-ch:
+		return v, ok, nil
+	case <-ctx.Done():
+		return v, false, ctx.Err()
 	}
-	return true
 }

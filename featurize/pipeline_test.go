@@ -16,6 +16,7 @@ import (
 	"github.com/featurizer/featurizer/backbones"
 	"github.com/featurizer/featurizer/inputs"
 	"github.com/featurizer/featurizer/internal/testmodels"
+	"github.com/featurizer/featurizer/modelspec"
 )
 
 // fakeEngine returns, per image, the mean of its tensor: enough to check
@@ -116,7 +117,7 @@ func TestPipelineIsolatesInferenceFailures(t *testing.T) {
 	dir := greyFiles(t, 20)
 	src, _ := inputs.Open(context.Background(), nil, dir)
 	pre := cropSpec(8, 8)
-	pre.Normalize = backbones.NormalizeSpec{Scale: 1, Std: [3]float32{1, 1, 1}}
+	pre.Normalize = modelspec.NormalizeSpec{Scale: 1, Std: [3]float32{1, 1, 1}}
 	eng := &fakeEngine{size: 3 * 8 * 8, fail: func(in []float32, n int) error {
 		for i := 0; i < n; i++ {
 			if in[i*192] == 13 {
@@ -222,9 +223,9 @@ func rejectFiles(t *testing.T, dir string) {
 	os.WriteFile(filepath.Join(dir, "077.png"), []byte("<html>not an image</html>"), 0o644)
 }
 
-func greyPre() backbones.Preprocessing {
+func greyPre() modelspec.Preprocessing {
 	pre := cropSpec(8, 8)
-	pre.Normalize = backbones.NormalizeSpec{Scale: 1, Std: [3]float32{1, 1, 1}}
+	pre.Normalize = modelspec.NormalizeSpec{Scale: 1, Std: [3]float32{1, 1, 1}}
 	return pre
 }
 
@@ -286,9 +287,9 @@ func TestPipelineInFlightRealEngine(t *testing.T) {
 		}
 		t.Skipf("ONNX Runtime not available (run make setup): %v", err)
 	}
-	spec := &backbones.Spec{Input: backbones.InputSpec{Layout: "NCHW", Size: [2]int{32, 32}, Color: "RGB"},
-		Resize:    backbones.ResizeSpec{Policy: "crop", Size: 36},
-		Normalize: backbones.NormalizeSpec{Scale: 255, Mean: [3]float32{0.485, 0.456, 0.406}, Std: [3]float32{0.229, 0.224, 0.225}}}
+	spec := &modelspec.Spec{Input: modelspec.InputSpec{Layout: "NCHW", Size: [2]int{32, 32}, Color: "RGB"},
+		Resize:    modelspec.ResizeSpec{Policy: "crop", Size: 36},
+		Normalize: modelspec.NormalizeSpec{Scale: 255, Mean: [3]float32{0.485, 0.456, 0.406}, Std: [3]float32{0.229, 0.224, 0.225}}}
 	if err := spec.Validate(); err != nil {
 		t.Fatal(err)
 	}

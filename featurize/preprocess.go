@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"math"
 
-	"github.com/featurizer/featurizer/backbones"
+	"github.com/featurizer/featurizer/modelspec"
 )
 
 // Preprocessor turns a decoded image into the model's input tensor for one
@@ -12,7 +12,7 @@ import (
 // CenterCrop for the crop policy, a plain PIL resize for squash, then
 // ToTensor/Normalize (or Keras' preprocess_input) in float32.
 type Preprocessor struct {
-	p      backbones.Preprocessing
+	p      modelspec.Preprocessing
 	lut    [3][256]float32 // model channel c, 8-bit value -> input value
 	src    [3]int          // model channel c reads image channel src[c]
 	outW   int
@@ -22,7 +22,7 @@ type Preprocessor struct {
 }
 
 // NewPreprocessor builds a preprocessor; not safe for concurrent use.
-func NewPreprocessor(p backbones.Preprocessing) *Preprocessor {
+func NewPreprocessor(p modelspec.Preprocessing) *Preprocessor {
 	pp := &Preprocessor{p: p, outW: p.Input.Size[1], outH: p.Input.Size[0], nchw: p.Input.Layout == "NCHW"}
 	pp.src = [3]int{0, 1, 2}
 	if p.Input.Color == "BGR" {

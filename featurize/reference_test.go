@@ -19,8 +19,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/featurizer/featurizer/backbones"
 	"github.com/featurizer/featurizer/internal/jpegtest"
+	"github.com/featurizer/featurizer/modelspec"
 	"golang.org/x/image/bmp"
 	"golang.org/x/image/tiff"
 )
@@ -199,13 +199,13 @@ func TestMatchesPillow(t *testing.T) {
 
 	type policy struct {
 		name string
-		pre  backbones.Preprocessing
+		pre  modelspec.Preprocessing
 	}
-	mk := func(policyName string, size, h, w int) backbones.Preprocessing {
-		return backbones.Preprocessing{
-			Input:     backbones.InputSpec{Layout: "NCHW", Size: [2]int{h, w}, Color: "RGB"},
-			Resize:    backbones.ResizeSpec{Policy: policyName, Size: size, Filter: "bilinear"},
-			Normalize: backbones.NormalizeSpec{Scale: 255, Mean: [3]float32{0.485, 0.456, 0.406}, Std: [3]float32{0.229, 0.224, 0.225}},
+	mk := func(policyName string, size, h, w int) modelspec.Preprocessing {
+		return modelspec.Preprocessing{
+			Input:     modelspec.InputSpec{Layout: "NCHW", Size: [2]int{h, w}, Color: "RGB"},
+			Resize:    modelspec.ResizeSpec{Policy: policyName, Size: size, Filter: "bilinear"},
+			Normalize: modelspec.NormalizeSpec{Scale: 255, Mean: [3]float32{0.485, 0.456, 0.406}, Std: [3]float32{0.229, 0.224, 0.225}},
 		}
 	}
 	policies := []policy{
@@ -252,7 +252,7 @@ func TestMatchesPillow(t *testing.T) {
 		if j.Policy == "decode" {
 			got = img
 		} else {
-			var pre backbones.Preprocessing
+			var pre modelspec.Preprocessing
 			for _, pol := range policies {
 				if strings.HasSuffix(j.Out, "-"+pol.name+".raw") {
 					pre, name = pol.pre, pol.name
@@ -392,11 +392,11 @@ func formatCorpus(t *testing.T, dir string) []string {
 	return out
 }
 
-func cropSpec(resize, crop int) backbones.Preprocessing {
-	return backbones.Preprocessing{
-		Input:     backbones.InputSpec{Layout: "NCHW", Size: [2]int{crop, crop}, Color: "RGB"},
-		Resize:    backbones.ResizeSpec{Policy: "crop", Size: resize, Filter: "bilinear"},
-		Normalize: backbones.NormalizeSpec{Scale: 255, Mean: [3]float32{0.485, 0.456, 0.406}, Std: [3]float32{0.229, 0.224, 0.225}},
+func cropSpec(resize, crop int) modelspec.Preprocessing {
+	return modelspec.Preprocessing{
+		Input:     modelspec.InputSpec{Layout: "NCHW", Size: [2]int{crop, crop}, Color: "RGB"},
+		Resize:    modelspec.ResizeSpec{Policy: "crop", Size: resize, Filter: "bilinear"},
+		Normalize: modelspec.NormalizeSpec{Scale: 255, Mean: [3]float32{0.485, 0.456, 0.406}, Std: [3]float32{0.229, 0.224, 0.225}},
 	}
 }
 
@@ -415,11 +415,11 @@ func TestMatchesKerasPreprocessing(t *testing.T) {
 		paths = append(paths, p)
 	}
 	paths = append(paths, sharedImages(t, 3)...)
-	modes := map[string]backbones.Preprocessing{
-		"caffe": {Input: backbones.InputSpec{Layout: "NHWC", Size: [2]int{224, 224}, Color: "BGR"}, Resize: backbones.ResizeSpec{Policy: "squash", Filter: "bilinear"},
-			Normalize: backbones.NormalizeSpec{Scale: 1, Mean: [3]float32{103.939, 116.779, 123.68}, Std: [3]float32{1, 1, 1}}},
-		"tf": {Input: backbones.InputSpec{Layout: "NHWC", Size: [2]int{299, 299}, Color: "RGB"}, Resize: backbones.ResizeSpec{Policy: "squash", Filter: "bilinear"},
-			Normalize: backbones.NormalizeSpec{Scale: 127.5, Mean: [3]float32{1, 1, 1}, Std: [3]float32{1, 1, 1}}},
+	modes := map[string]modelspec.Preprocessing{
+		"caffe": {Input: modelspec.InputSpec{Layout: "NHWC", Size: [2]int{224, 224}, Color: "BGR"}, Resize: modelspec.ResizeSpec{Policy: "squash", Filter: "bilinear"},
+			Normalize: modelspec.NormalizeSpec{Scale: 1, Mean: [3]float32{103.939, 116.779, 123.68}, Std: [3]float32{1, 1, 1}}},
+		"tf": {Input: modelspec.InputSpec{Layout: "NHWC", Size: [2]int{299, 299}, Color: "RGB"}, Resize: modelspec.ResizeSpec{Policy: "squash", Filter: "bilinear"},
+			Normalize: modelspec.NormalizeSpec{Scale: 127.5, Mean: [3]float32{1, 1, 1}, Std: [3]float32{1, 1, 1}}},
 	}
 	var jobs []refJob
 	for i, p := range paths {

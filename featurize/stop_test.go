@@ -3,7 +3,6 @@ package featurize
 import (
 	"context"
 	"errors"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -83,13 +82,15 @@ func TestPipelineNonRegularFilesAreRejects(t *testing.T) {
 }
 
 // hangingStore is a store whose reads never return, whatever the context
-// says, as on a hung NFS or FUSE mount.
+// says, as on a hung NFS or FUSE mount. The pipeline only reads.
 type hangingStore struct {
+	storage.Store
 	entered chan struct{}
 	release chan struct{}
 }
 
-func (h *hangingStore) ReadFile(ctx context.Context, path string, limit int64) ([]byte, error) {
+func (h *hangingStore) Location() string { return "hung://" }
+func (h *hangingStore) ReadFileLimit(ctx context.Context, path string, limit int64) ([]byte, error) {
 	select {
 	case h.entered <- struct{}{}:
 	default:
@@ -97,12 +98,6 @@ func (h *hangingStore) ReadFile(ctx context.Context, path string, limit int64) (
 	<-h.release
 	return nil, errors.New("released")
 }
-func (h *hangingStore) Walk(context.Context, string, func(storage.Entry) error) error { return nil }
-func (h *hangingStore) Open(context.Context, string) (io.ReadCloser, error) {
-	return nil, errors.ErrUnsupported
-}
-func (h *hangingStore) IsDir(context.Context, string) (bool, error)        { return false, nil }
-func (h *hangingStore) ListDirs(context.Context, string) ([]string, error) { return nil, nil }
 
 // items lists n items, then hangs when hang is set (a listing stuck on a
 // hung file system), ignoring the context.

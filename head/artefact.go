@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/featurizer/featurizer/backbones"
 	"github.com/featurizer/featurizer/backbones/onnxgraph"
 	"github.com/featurizer/featurizer/internal/version"
 	"github.com/featurizer/featurizer/table"
@@ -83,6 +82,13 @@ type TrainingInfo struct {
 	Rows            map[string]int    `json:"rows"`
 	Tables          map[string]string `json:"tables"`
 	StageKey        string            `json:"stage_key,omitempty"` // fingerprint of the run job's settings and tables, for stage skipping
+	Tol             float64           `json:"tol,omitempty"`
+	// Refit: the model was refit on train + validation with the chosen
+	// penalty; ValidationMetrics says which model validation_metrics
+	// describe (then the fit on train alone that chose the penalty).
+	Refit             bool   `json:"refit_on_train_and_validation"`
+	RefitRows         int    `json:"refit_rows,omitempty"`
+	ValidationMetrics string `json:"validation_metrics_of,omitempty"`
 }
 
 // Fold returns parameters that take raw features: the standardization is
@@ -108,9 +114,9 @@ func Fold(p *Params, std *Standardizer) *Params {
 	return q
 }
 
-// headNodes are the head's nodes and weights, reading input, with every
-// name prefixed so that they can join a backbone's graph.
-func headNodes(p *Params, input, prefix string) ([]onnxgraph.Node, []onnxgraph.Tensor) {
+// Nodes are the head's nodes and weights, reading input, with every name
+// prefixed so that they can join a backbone's graph.
+func Nodes(p *Params, input, prefix string) ([]onnxgraph.Node, []onnxgraph.Tensor) {
 	n := func(s string) string { return prefix + s }
 	var nodes []onnxgraph.Node
 	var inits []onnxgraph.Tensor
@@ -141,7 +147,7 @@ func headNodes(p *Params, input, prefix string) ([]onnxgraph.Node, []onnxgraph.T
 // logits and probabilities [N, K] out (MatMul + Add + Softmax, with a
 // MatMul + Add + Relu layer first for an MLP).
 func HeadModel(folded *Params) ([]byte, error) {
-	nodes, inits := headNodes(folded, FeaturesInput, "")
+	nodes, inits := Nodes(folded, FeaturesInput, "")
 	k := int64(folded.K)
 	return onnxgraph.Build(onnxgraph.ModelSpec{
 		Opset: 13, GraphName: "featurizer_head", Nodes: nodes, Initializers: inits,
@@ -154,31 +160,12 @@ func HeadModel(folded *Params) ([]byte, error) {
 	})
 }
 
-// CombinedModel grafts the head onto the backbone: the image tensor in,
-// class probabilities out, one file any ONNX runtime can serve. It returns
-// the model and its input's name and per-image shape.
-func CombinedModel(backbone []byte, spec *backbones.Spec, folded *Params) ([]byte, string, []int64, error) {
-	m, err := onnxgraph.Parse(backbone)
-	if err != nil {
-		return nil, "", nil, fmt.Errorf("backbone: %w", err)
-	}
-	fg, err := backbones.PlanFeatures(m, spec)
-	if err != nil {
-		return nil, "", nil, err
-	}
-	nodes, inits := headNodes(folded, fg.Output, "featurizer_head/")
-	k := int64(folded.K)
-	out, err := m.Apply(onnxgraph.Edit{
-		AddNodes:        append(fg.Nodes, nodes...),
-		AddInitializers: append(fg.Inits, inits...),
-		Outputs: []onnxgraph.ValueInfo{{Name: "featurizer_head/" + ProbsOutput, ElemType: onnxgraph.Float, HasShape: true,
-			Shape: []onnxgraph.Dim{{Param: "N"}, {Value: k}}}},
-	})
-	return out, fg.Input, fg.Sample, err
-}
+// CombinedPrefix starts the name of every node and tensor of the head inside
+// model.onnx, where it joins the backbone's graph (package combined).
+const CombinedPrefix = "featurizer_head/"
 
 // CombinedOutput is the output tensor of model.onnx.
-const CombinedOutput = "featurizer_head/" + ProbsOutput
+const CombinedOutput = CombinedPrefix + ProbsOutput
 
 // Save writes head.onnx, the MLflow files (for model.onnx when a.Combined
 // names one, already in dir, else for head.onnx) and model.json into dir.

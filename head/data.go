@@ -1,7 +1,3 @@
-// Package head trains, evaluates and ships classifier heads on feature
-// tables: multinomial logistic regression (or a one-hidden-layer MLP) built
-// in Gorgonia, with Spark's elastic-net penalty, L-BFGS or streaming Adam,
-// the penalty chosen on validation, and an ONNX artefact.
 package head
 
 import (
@@ -40,19 +36,11 @@ type Table struct {
 	c          *table.Opened
 }
 
-// trainRow is what training reads; a split column is optional.
-type trainRow struct {
-	Path     string    `parquet:"path"`
-	Label    *string   `parquet:"label,optional"`
-	Split    *string   `parquet:"split,optional"`
-	Features []float32 `parquet:"features,list"`
-}
-
-type labelRow struct {
-	Path  string  `parquet:"path"`
-	Label *string `parquet:"label,optional"`
-	Split *string `parquet:"split,optional"`
-}
+// What training reads (the row types live in table).
+type (
+	trainRow = table.TrainRow
+	labelRow = table.LabelRow
+)
 
 // OpenTable opens the local feature table dir (see Open).
 func OpenTable(dir string) (*Table, error) { return Open(context.Background(), dir) }

@@ -12,8 +12,8 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/featurizer/featurizer/backbones"
 	"github.com/featurizer/featurizer/backbones/onnxgraph"
+	"github.com/featurizer/featurizer/internal/version"
 	"github.com/featurizer/featurizer/table"
 )
 
@@ -30,7 +30,7 @@ const (
 // The Python environment the MLflow files pin: the versions
 // tests/mlflow_test.go loads every model with (requirements-clients.in).
 // That test checks them against the environment that loaded the model, so
-// they move together. ONNX Runtime is backbones.ORTVersion, the runtime
+// they move together. ONNX Runtime is version.ONNXRuntime, the runtime
 // featurizer itself runs the backbone on.
 const (
 	// MLflowVersion is pinned as mlflow-skinny, MLflow without its server:
@@ -111,7 +111,7 @@ func Requirements() []string {
 	return []string{
 		"mlflow-skinny==" + MLflowVersion,
 		"onnx==" + ONNXVersion,
-		"onnxruntime==" + backbones.ORTVersion,
+		"onnxruntime==" + version.ONNXRuntime,
 		"pandas==" + PandasVersion,
 	}
 }
@@ -195,11 +195,11 @@ func DescribeMLflow(dir string, a *Artefact) (*MLflowModel, error) {
 	if r, ok := MinRelease(ONNXReleases, d.IR, d.Opset); ok {
 		d.MinONNX = r.Version
 	}
-	pinned, ok := FindRelease(ORTReleases, backbones.ORTVersion)
+	pinned, ok := FindRelease(ORTReleases, version.ONNXRuntime)
 	r, found := MinRelease(ORTReleases, d.IR, d.Opset)
 	if !ok || !found || pinned.IR < d.IR || pinned.Opset < d.Opset {
 		return nil, fmt.Errorf("MLflow files: %s is ONNX IR version %d, opset %d, which onnxruntime %s (the version requirements.txt would pin) cannot load",
-			d.File, d.IR, d.Opset, backbones.ORTVersion)
+			d.File, d.IR, d.Opset, version.ONNXRuntime)
 	}
 	d.MinORT = r.Version
 	return d, nil

@@ -10,15 +10,16 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/featurizer/featurizer/backbones"
 	"github.com/featurizer/featurizer/backbones/onnxgraph"
+	"github.com/featurizer/featurizer/internal/version"
+	"github.com/featurizer/featurizer/modelspec"
 	"github.com/featurizer/featurizer/table"
 )
 
-var testPreprocessing = backbones.Preprocessing{
-	Input:     backbones.InputSpec{Name: "image", Layout: "NHWC", Size: [2]int{8, 8}, Color: "BGR"},
-	Resize:    backbones.ResizeSpec{Policy: "squash", Filter: "bilinear"},
-	Normalize: backbones.NormalizeSpec{Scale: 1, Mean: [3]float32{103.939, 116.779, 123.68}, Std: [3]float32{1, 1, 1}},
+var testPreprocessing = modelspec.Preprocessing{
+	Input:     modelspec.InputSpec{Name: "image", Layout: "NHWC", Size: [2]int{8, 8}, Color: "BGR"},
+	Resize:    modelspec.ResizeSpec{Policy: "squash", Filter: "bilinear"},
+	Normalize: modelspec.NormalizeSpec{Scale: 1, Mean: [3]float32{103.939, 116.779, 123.68}, Std: [3]float32{1, 1, 1}},
 }
 
 func readMLmodel(t *testing.T, dir string) map[string]any {
@@ -92,7 +93,7 @@ func TestMLflowFilesHeadOnly(t *testing.T) {
 	}
 
 	b, _ := os.ReadFile(filepath.Join(dir, RequirementsFile))
-	wantReqs := []string{"mlflow-skinny==" + MLflowVersion, "onnx==" + ONNXVersion, "onnxruntime==" + backbones.ORTVersion, "pandas==" + PandasVersion}
+	wantReqs := []string{"mlflow-skinny==" + MLflowVersion, "onnx==" + ONNXVersion, "onnxruntime==" + version.ONNXRuntime, "pandas==" + PandasVersion}
 	if got := strings.Fields(string(b)); !reflect.DeepEqual(got, wantReqs) {
 		t.Errorf("requirements.txt %q", got)
 	}
@@ -113,7 +114,7 @@ func TestMLflowFilesHeadOnly(t *testing.T) {
 		t.Errorf("conda.yaml pip %v", pip)
 	}
 
-	var prep backbones.Preprocessing
+	var prep modelspec.Preprocessing
 	b, err := os.ReadFile(filepath.Join(dir, PreprocessingFile))
 	if err == nil {
 		err = json.Unmarshal(b, &prep)
@@ -131,7 +132,7 @@ func TestMLflowFilesCombined(t *testing.T) {
 	p := NewParams(4, 0, 3, 1)
 	build := func(ir byte, opset int64) []byte {
 		// A stand-in backbone output: the head itself, renamed.
-		nodes, inits := headNodes(p, "image", "featurizer_head/")
+		nodes, inits := Nodes(p, "image", CombinedPrefix)
 		b, err := onnxgraph.Build(onnxgraph.ModelSpec{Opset: opset, Nodes: nodes, Initializers: inits,
 			Inputs: []onnxgraph.ValueInfo{{Name: "image", ElemType: onnxgraph.Float, HasShape: true, Shape: []onnxgraph.Dim{{Param: "N"}, {Value: 4}}}},
 			Outputs: []onnxgraph.ValueInfo{{Name: CombinedOutput, ElemType: onnxgraph.Float, HasShape: true,
@@ -163,7 +164,7 @@ func TestMLflowFilesCombined(t *testing.T) {
 		os.WriteFile(filepath.Join(dir, CombinedONNX), build(c.ir, c.opset), 0o644)
 		err := art().Save(dir, p)
 		if c.err {
-			if err == nil || !strings.Contains(err.Error(), "onnxruntime "+backbones.ORTVersion) {
+			if err == nil || !strings.Contains(err.Error(), "onnxruntime "+version.ONNXRuntime) {
 				t.Errorf("IR %d opset %d: %v", c.ir, c.opset, err)
 			}
 			continue
@@ -199,8 +200,8 @@ func TestReleaseTables(t *testing.T) {
 			}
 		}
 	}
-	if _, ok := FindRelease(ORTReleases, backbones.ORTVersion); !ok {
-		t.Errorf("ORTReleases has no row for onnxruntime %s", backbones.ORTVersion)
+	if _, ok := FindRelease(ORTReleases, version.ONNXRuntime); !ok {
+		t.Errorf("ORTReleases has no row for onnxruntime %s", version.ONNXRuntime)
 	}
 	if _, ok := FindRelease(ONNXReleases, ONNXVersion); !ok {
 		t.Errorf("ONNXReleases has no row for onnx %s", ONNXVersion)

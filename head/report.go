@@ -31,6 +31,10 @@ type Report struct {
 	Validation *Metrics          `json:"validation,omitempty"`
 	Test       *Metrics          `json:"test,omitempty"`
 	Notes      []string          `json:"notes,omitempty"`
+	// Refit is the final fit on train + validation (RefitRows rows) with
+	// the chosen penalty; nil when the model is the selection fit.
+	Refit     *CurvePoint `json:"refit,omitempty"`
+	RefitRows int         `json:"refit_rows,omitempty"`
 }
 
 // Files of a report.
@@ -76,13 +80,17 @@ func (r *Report) markdown(eval *Metrics, split string, pics []string) string {
 	if r.Features.Backbone != "" {
 		fmt.Fprintf(&b, "Features: %s.\n\n", r.Features)
 	}
-	b.WriteString("| split | rows | accuracy | macro F1 | weighted F1 | log-loss |\n|---|---|---|---|---|---|\n")
+	if r.Refit != nil {
+		fmt.Fprintf(&b, "reg_param was chosen on validation by a fit on the %d training rows; the model was then refit on train + validation (%d rows) with it (%d iterations, %.1f s). Validation metrics are those of the selection fit, test metrics those of the refit model.\n\n",
+			r.TrainRows, r.RefitRows, r.Refit.Iterations, r.Refit.Seconds)
+	}
+	b.WriteString("| split | model | rows | accuracy | macro F1 | weighted F1 | log-loss |\n|---|---|---|---|---|---|---|\n")
 	for _, s := range []struct {
-		name string
-		m    *Metrics
-	}{{"validation", r.Validation}, {"test", r.Test}} {
+		name, model string
+		m           *Metrics
+	}{{"validation", r.modelOf("validation"), r.Validation}, {"test", r.modelOf("test"), r.Test}} {
 		if s.m != nil {
-			fmt.Fprintf(&b, "| %s | %d | %.4f | %.4f | %.4f | %.4f |\n", s.name, s.m.N, s.m.Accuracy, s.m.MacroF1, s.m.WeightedF1, s.m.LogLoss)
+			fmt.Fprintf(&b, "| %s | %s | %d | %.4f | %.4f | %.4f | %.4f |\n", s.name, s.model, s.m.N, s.m.Accuracy, s.m.MacroF1, s.m.WeightedF1, s.m.LogLoss)
 		}
 	}
 	if eval != nil {
@@ -113,6 +121,17 @@ func (r *Report) markdown(eval *Metrics, split string, pics []string) string {
 		fmt.Fprintf(&b, "\n%s\n", n)
 	}
 	return b.String()
+}
+
+// modelOf names the model whose metrics a split's row shows.
+func (r *Report) modelOf(split string) string {
+	switch {
+	case r.Refit == nil:
+		return "final"
+	case split == "validation":
+		return "selection (train)"
+	}
+	return "final (train + validation)"
 }
 
 func (r *Report) model() string {

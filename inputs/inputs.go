@@ -1,5 +1,3 @@
-// Package inputs turns what the user points at (a directory tree of images
-// or a manifest table) into a stream of images with their labels.
 package inputs
 
 import (
@@ -16,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/featurizer/featurizer/storage"
+	"github.com/featurizer/featurizer/table"
 	"github.com/parquet-go/parquet-go"
 )
 
@@ -42,11 +41,14 @@ type Source struct {
 	Location string   // as given
 	Labels   []string // sorted; label_index is the position here
 
-	walk  func(ctx context.Context, fn func(Item) error) error
+	// walk lists the items; books says whether it records what it
+	// passes over (Skipped): Walk's listing does, List's does not.
+	walk  func(ctx context.Context, fn func(Item) error, books bool) error
 	store storage.Store
 	shard int
 	of    int
 	keep  func(Item) bool
+	want  func(Item) bool // keep's twin without bookkeeping, for List
 	// Skipped counts files of a directory that are not images by their
 	// extension (or are hidden); they are listed in SkippedExamples.
 	Skipped         int64
@@ -94,26 +96,47 @@ func (s *Source) Store() storage.Store { return s.store }
 // a shard set, only the items whose path hashes to it are passed on,
 // numbered from 0.
 func (s *Source) Walk(ctx context.Context, fn func(Item) error) error {
-	if s.of <= 1 && s.keep == nil {
-		return s.walk(ctx, fn)
+	return s.filtered(ctx, fn, s.keep, true)
+}
+
+// ErrNoList is List's answer for a filtered source without a want.
+var ErrNoList = errors.New("inputs: the filter cannot say which items it keeps without keeping books")
+
+// List calls fn for the items Walk passes on, numbered as Walk numbers
+// them, in a listing of its own that keeps no books: the filter's want
+// stands in for keep, and Skipped stays as the last Walk left it. It may
+// run alongside Walk (the pipeline counts the input with it while Walk
+// feeds the work). A bucket is listed, a manifest read, once more.
+func (s *Source) List(ctx context.Context, fn func(Item) error) error {
+	if s.keep != nil && s.want == nil {
+		return ErrNoList
+	}
+	return s.filtered(ctx, fn, s.want, false)
+}
+
+func (s *Source) filtered(ctx context.Context, fn func(Item) error, keep func(Item) bool, books bool) error {
+	if s.of <= 1 && keep == nil {
+		return s.walk(ctx, fn, books)
 	}
 	var seq int64
 	return s.walk(ctx, func(it Item) error {
 		if s.of > 1 && ShardOf(it.Path, s.of) != s.shard {
 			return nil
 		}
-		if s.keep != nil && !s.keep(it) {
+		if keep != nil && !keep(it) {
 			return nil
 		}
 		it.Seq = seq
 		seq++
 		return fn(it)
-	})
+	}, books)
 }
 
 // SetFilter keeps only the items keep accepts (numbered from 0 among
-// them); keep sees every item of the shard, in order.
-func (s *Source) SetFilter(keep func(Item) bool) { s.keep = keep }
+// them); keep sees every item of the shard, in order, once per Walk, and
+// may keep books. want, when not nil, accepts the same items as keep
+// without side effects and safely alongside it: List asks it instead.
+func (s *Source) SetFilter(keep, want func(Item) bool) { s.keep, s.want = keep, want }
 
 // SetShard keeps only the items of shard i of n.
 func (s *Source) SetShard(i, n int) { s.shard, s.of = i, n }
@@ -143,13 +166,19 @@ func isImage(name string) bool {
 
 func openDir(ctx context.Context, store storage.Store, root string) (*Source, error) {
 	abs := root
-	if _, local := store.(storage.Local); local {
+	if !storage.IsRemote(store.Location()) {
 		var err error
 		if abs, err = filepath.Abs(root); err != nil {
 			return nil, err
 		}
 	}
-	dirs, err := store.ListDirs(ctx, abs)
+	ents, err := store.List(ctx, abs)
+	var dirs []string
+	for _, e := range ents {
+		if e.IsDir {
+			dirs = append(dirs, e.Name)
+		}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("open input: %w", err)
 	}
@@ -162,12 +191,17 @@ func openDir(ctx context.Context, store storage.Store, root string) (*Source, er
 	}
 	sort.Strings(labels)
 	s := &Source{Kind: "directory", Location: root, Labels: labels}
-	s.walk = func(ctx context.Context, fn func(Item) error) error {
+	s.walk = func(ctx context.Context, fn func(Item) error, books bool) error {
 		var seq int64
-		s.Skipped, s.SkippedExamples = 0, nil
+		if books {
+			s.Skipped, s.SkippedExamples = 0, nil
+		}
 		return store.Walk(ctx, abs, func(e storage.Entry) error {
 			hidden := strings.HasPrefix(e.Rel, ".") || strings.Contains(e.Rel, "/.")
 			if hidden || !isImage(e.Rel) {
+				if !books {
+					return nil
+				}
 				s.Skipped++
 				if len(s.SkippedExamples) < 10 {
 					s.SkippedExamples = append(s.SkippedExamples, e.Rel)
@@ -204,7 +238,7 @@ func resolve(manifest, p string) string {
 
 func openCSV(ctx context.Context, store storage.Store, location string) (*Source, error) {
 	read := func(fn func(path, label string, hasLabel bool, line int) error) error {
-		f, err := store.Open(ctx, location)
+		f, err := store.NewReader(ctx, location)
 		if err != nil {
 			return fmt.Errorf("open manifest: %w", err)
 		}
@@ -251,15 +285,12 @@ func openCSV(ctx context.Context, store storage.Store, location string) (*Source
 	return openManifest(ctx, store, location, read)
 }
 
-type manifestRow struct {
-	Path  *string `parquet:"path,optional"`
-	Label *string `parquet:"label,optional"`
-}
+type manifestRow = table.ManifestRow // (the row types live in table)
 
 func openParquet(ctx context.Context, store storage.Store, location string) (*Source, error) {
 	read := func(fn func(path, label string, hasLabel bool, line int) error) error {
 		// One request for the whole file, not one per page.
-		data, err := store.ReadFile(ctx, location, 0)
+		data, err := store.ReadFile(ctx, location)
 		if err != nil {
 			return fmt.Errorf("open manifest: %w", err)
 		}
@@ -327,7 +358,7 @@ func openManifest(ctx context.Context, store storage.Store, location string, rea
 	}
 	sort.Strings(labels)
 	s := &Source{Kind: "manifest", Location: location, Labels: labels}
-	s.walk = func(ctx context.Context, fn func(Item) error) error {
+	s.walk = func(ctx context.Context, fn func(Item) error, _ bool) error {
 		var seq int64
 		return read(func(p, label string, has bool, _ int) error {
 			if err := ctx.Err(); err != nil {

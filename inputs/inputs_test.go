@@ -2,6 +2,8 @@ package inputs
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -114,5 +116,41 @@ func TestListingMarksNonRegularFiles(t *testing.T) {
 		if g, ok := got[name]; !ok || g != w {
 			t.Errorf("%s: %q (listed %v), want %q", name, g, ok, w)
 		}
+	}
+}
+
+// List passes on what Walk passes on, numbered alike (shard and filter
+// applied), without Walk's books: Skipped stays, and a filter's keep is
+// never called (its want is); a filter without a want cannot be listed.
+func TestListIsWalkWithoutBooks(t *testing.T) {
+	dir := t.TempDir()
+	for i := 0; i < 40; i++ {
+		touch(t, filepath.Join(dir, "c", fmt.Sprintf("%02d.png", i)))
+	}
+	touch(t, filepath.Join(dir, "notes.txt"))
+	s, err := Open(context.Background(), nil, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.SetShard(1, 3)
+	kept := 0
+	s.SetFilter(func(it Item) bool { kept++; return !strings.HasSuffix(it.Path, "7.png") },
+		func(it Item) bool { return !strings.HasSuffix(it.Path, "7.png") })
+	walked := collect(t, s)
+	keptByWalk := kept
+	s.Skipped, s.SkippedExamples = 99, nil // as if a Walk were under way
+	var listed []Item
+	if err := s.List(context.Background(), func(it Item) error { listed = append(listed, it); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if len(walked) == 0 || fmt.Sprint(listed) != fmt.Sprint(walked) {
+		t.Fatalf("listed %v, walked %v", listed, walked)
+	}
+	if kept != keptByWalk || s.Skipped != 99 {
+		t.Errorf("List kept books: keep called %d more times, Skipped %d", kept-keptByWalk, s.Skipped)
+	}
+	s.SetFilter(func(Item) bool { return true }, nil)
+	if err := s.List(context.Background(), func(Item) error { return nil }); !errors.Is(err, ErrNoList) {
+		t.Errorf("a filter without a want: %v", err)
 	}
 }

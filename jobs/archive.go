@@ -11,7 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/featurizer/featurizer/backbones"
+	"github.com/featurizer/featurizer/download"
 )
 
 // Archive is a dataset published as one .tgz/.tar.gz/.tar/.zip file.
@@ -23,12 +23,20 @@ type Archive struct {
 	Root string `yaml:"root,omitempty"`
 }
 
+// Validate checks that the archive is named with its checksum.
+func (a *Archive) Validate() error {
+	if a.URL == "" || len(a.SHA256) != 64 {
+		return fmt.Errorf("data.archive: expected url and sha256 (64 hex digits)")
+	}
+	return nil
+}
+
 // Fetch downloads the archive into cacheDir (verified by SHA-256) and
 // extracts it once; it returns the extracted root. Both steps are atomic:
 // a temporary name, then a rename.
 func (a *Archive) Fetch(ctx context.Context, cacheDir string, offline bool, note func(string)) (string, error) {
-	if a.URL == "" || len(a.SHA256) != 64 {
-		return "", fmt.Errorf("data.archive: needs a url and its 64-hex-digit sha256")
+	if err := a.Validate(); err != nil {
+		return "", err
 	}
 	base := filepath.Join(cacheDir, "datasets", a.SHA256[:16])
 	dest := filepath.Join(base, "extracted")
@@ -39,7 +47,7 @@ func (a *Archive) Fetch(ctx context.Context, cacheDir string, offline bool, note
 	if st, err := os.Stat(dest); err == nil && st.IsDir() {
 		return root, nil
 	}
-	store := &backbones.Store{Dir: base, Offline: offline, Note: note}
+	store := &download.Store{Dir: base, Offline: offline, Note: note}
 	name := filepath.Base(strings.SplitN(a.URL, "?", 2)[0])
 	file, _, err := store.Ensure(ctx, name, a.URL, a.SHA256, "")
 	if err != nil {

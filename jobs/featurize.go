@@ -1,25 +1,19 @@
-// Package jobs runs whole jobs from a configuration: featurize a set of
-// images into a feature table, or predict classes with a backbone's own
-// classifier. The cmd layer only parses flags into these configs.
 package jobs
 
 import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
 	"os"
 	"path/filepath"
-	"runtime"
 	"sort"
-	"strings"
-	"sync"
 	"time"
 
 	"github.com/featurizer/featurizer/backbones"
+	"github.com/featurizer/featurizer/download"
 	"github.com/featurizer/featurizer/featurize"
 	"github.com/featurizer/featurizer/inputs"
 	"github.com/featurizer/featurizer/internal/memstat"
@@ -32,7 +26,7 @@ import (
 type Common struct {
 	Backbone  string // catalog name or .onnx path
 	Spec      string // spec file for a model outside the catalog
-	ModelsDir string // default: backbones.DefaultModelsDir()
+	ModelsDir string // default: download.DefaultModelsDir()
 	Offline   bool   // never download weights
 	ORTLib    string // ONNX Runtime library; default: found by backbones.FindORTLibrary
 
@@ -40,6 +34,8 @@ type Common struct {
 	Output    string
 	Overwrite bool
 
+	// The defaults of these settings are Defaults' (see defaults, and
+	// Validate for their ranges).
 	BatchSize   int // default 32 on CPU, 128 on a GPU
 	InFlight    int // batches in inference at once; default 1 on CPU, 2 on a GPU
 	Device      string
@@ -51,7 +47,7 @@ type Common struct {
 	MaxPixels   int64
 	MaxBytes    int64
 	FastDecode  bool
-	RowsPerPart int // inputs per part file; default 10000
+	RowsPerPart int // inputs per part file; default table.DefaultRowsPerPart
 
 	Progress featurize.Progress
 	// Note receives one-line messages for the log; nil drops them.
@@ -81,7 +77,7 @@ type FeaturizeConfig struct {
 // PredictConfig configures a prediction with the backbone's classifier.
 type PredictConfig struct {
 	Common
-	TopK int // default 5
+	TopK int // default DefaultTopK
 }
 
 // Summary is the outcome of a job, written as _summary.json.
@@ -137,46 +133,6 @@ func (c *Common) note(format string, args ...any) {
 	}
 }
 
-func (c *Common) defaults() {
-	if c.BatchSize <= 0 {
-		c.BatchSize = backbones.DefaultBatchSize(c.Device)
-	}
-	if c.InFlight <= 0 {
-		c.InFlight = DefaultInFlight(c.Device)
-	}
-	if c.Workers <= 0 {
-		c.Workers = runtime.NumCPU()
-	}
-	if c.Threads <= 0 {
-		c.Threads = runtime.NumCPU()
-	}
-	if c.RowsPerPart <= 0 {
-		c.RowsPerPart = 10000
-	}
-	if c.ModelsDir == "" {
-		c.ModelsDir = backbones.DefaultModelsDir()
-	}
-	// The limits in effect are recorded in the provenance: a run with the
-	// defaults and one that names them are the same job.
-	if c.MaxPixels == 0 {
-		c.MaxPixels = featurize.DefaultMaxPixels
-	}
-	if c.MaxBytes == 0 {
-		c.MaxBytes = featurize.DefaultMaxBytes
-	}
-}
-
-// DefaultInFlight is how many batches are in inference at once by default:
-// on a GPU two, so that one batch's copy and the host's part of its call
-// overlap another's compute; on the CPU one, as a second call would only
-// compete for the same cores (measured: no gain).
-func DefaultInFlight(device string) int {
-	if device == backbones.DeviceCUDA || device == backbones.DeviceTensorRT {
-		return 2
-	}
-	return 1
-}
-
 // DecodeBound reports whether the device waited for decoded images for
 // most of its idle time on a GPU: decoding, not the GPU, set the pace.
 // On the CPU decoding and inference share the cores, so it says nothing.
@@ -192,32 +148,18 @@ type ConfigError struct{ Err error }
 func (e *ConfigError) Error() string { return e.Err.Error() }
 func (e *ConfigError) Unwrap() error { return e.Err }
 
-// setup is the shared front half of a job: backbone, engine, input, output.
+// setup is the shared front half of a job: backbone, engine, input, and
+// the output's table.Writer (its lease, its parts, its manifest).
 type setup struct {
-	committed map[int]table.Committed // parts of an interrupted run, resumed
-	inc       *incremental
-	bb        *backbones.Backbone
-	eng       *backbones.Engine
-	runner    featurize.Runner // what the pipeline runs: eng, or eng followed by a head
-	src       *inputs.Source
-	prov      table.Provenance
-	start     time.Time
-	out       storage.Dir
-
-	// The output's lease (see table.AcquireLease): this run's job and
-	// run id, carried in every part's footer.
-	job   table.Job
-	lease *table.Held
-	run   table.RunInfo
-	// shareLease: a sharded run that has begun leaves the lease to its
-	// other shards when it ends (the last to finish removes it).
-	shareLease bool
-	// recorded: this shard's record is written; its entry in the lease
-	// stays until it is stale (a write now could bring back the lease the
-	// last shard has just removed).
-	recorded  bool
-	mu        sync.Mutex
-	cancelRun context.CancelCauseFunc // stops the pipeline if the lease is lost
+	inc    *incremental
+	bb     *backbones.Backbone
+	eng    *backbones.Engine
+	runner featurize.Runner // what the pipeline runs: eng, or eng followed by a head
+	src    *inputs.Source
+	prov   table.Provenance
+	start  time.Time
+	out    storage.Store
+	w      *table.Writer
 }
 
 func (c *Common) setup(ctx context.Context, logits, features bool) (*setup, error) {
@@ -234,7 +176,7 @@ func (c *Common) setup(ctx context.Context, logits, features bool) (*setup, erro
 		return nil, &ConfigError{err}
 	}
 	s.src = src
-	store := &backbones.Store{Dir: c.ModelsDir, Offline: c.Offline, Note: c.Note}
+	store := &download.Store{Dir: c.ModelsDir, Offline: c.Offline, Note: c.Note}
 	bb, err := backbones.Resolve(ctx, backbones.ResolveOptions{Name: c.Backbone, SpecPath: c.Spec, Store: store, Classes: logits})
 	if err != nil {
 		// Which failures are the user's (exit 2) and which the job's
@@ -269,7 +211,7 @@ func (c *Common) setup(ctx context.Context, logits, features bool) (*setup, erro
 	if c.Shard.Sharded() {
 		src.SetShard(c.Shard.Index, c.Shard.Count)
 	}
-	if s.out, err = storage.OpenDir(ctx, c.Output); err != nil {
+	if s.out, err = storage.Open(ctx, c.Output); err != nil {
 		eng.Close()
 		return nil, &ConfigError{fmt.Errorf("output: %w", err)}
 	}
@@ -297,114 +239,71 @@ func (c *Common) setup(ctx context.Context, logits, features bool) (*setup, erro
 	if logits {
 		kind = "predictions"
 	}
-	if err := s.lock(ctx, c, table.Job{Kind: kind, Input: c.Input, Provenance: s.prov, RowsPerPart: c.RowsPerPart, Shards: max(c.Shard.Count, 1), Identity: c.Identity}); err != nil {
+	if s.w, err = c.openWriter(ctx, s.out, table.WriterOptions{Kind: kind, Input: c.Input, Provenance: s.prov, Shard: c.Shard}); err != nil {
 		s.close()
 		return nil, err
 	}
-	if features && !logits {
+	featureTable := features && !logits
+	var base *table.Manifest
+	if featureTable {
 		if s.inc, err = s.incremental(ctx, c); err != nil {
 			s.close()
 			return nil, err
 		}
-	}
-	po := table.PrepareOptions{Shard: c.Shard, Overwrite: c.Overwrite, Run: s.run, Creator: s.lease.Created()}
-	if s.inc != nil {
-		po.Base = s.inc.base
-	}
-	if err := s.prepareOutput(ctx, c, po, features && !logits); err != nil {
-		s.close()
-		return nil, err
-	}
-	s.shareLease = c.Shard.Sharded()
-	if s.committed, err = table.ScanCommitted(ctx, s.out, c.Shard); err != nil {
-		s.close()
-		return nil, err
-	}
-	if len(s.committed) > 0 {
-		want := s.footer()[table.MetadataKey]
-		n := 0
-		for _, cp := range s.committed {
-			var diff []string
-			if cp.Job != nil {
-				diff = cp.Job.Diff(s.job)
-			} else if cp.Provenance != want || cp.Inputs.RowsPerPart != c.RowsPerPart {
-				diff = []string{"written by another version"}
-			}
-			if len(diff) > 0 {
-				s.close()
-				return nil, &ConfigError{fmt.Errorf("output: %s holds parts of an interrupted run with other settings (%s: %s); pass --overwrite to start over",
-					c.Output, cp.Part.File, strings.Join(diff, "; "))}
-			}
-			n += cp.Part.Rows
+		if s.inc != nil {
+			base = s.inc.base
 		}
-		c.note("resuming: %d parts (%d rows) of an interrupted run are kept", len(s.committed), n)
+	}
+	if err := c.prepare(ctx, s.w, base, featureTable); err != nil {
+		s.close()
+		return nil, err
 	}
 	return s, nil
 }
 
-// lock takes the output's lease for job (table.AcquireLease): another
-// job's lease is refused (exit 2); a lost lease later stops the run.
-func (s *setup) lock(ctx context.Context, c *Common, job table.Job) error {
-	s.job = job
-	lo := table.LeaseOptions{Job: job, TakeOver: c.Overwrite}
-	if c.Shard.Sharded() {
-		lo.Shard = c.Shard.String()
-	}
-	var err error
-	if s.lease, err = table.AcquireLease(ctx, s.out, lo); err != nil {
+// openWriter takes the output's lease for the job (table.NewWriter):
+// another job's lease is refused (exit 2); a lost lease later stops the
+// run (runJob).
+// o says what the table is; the job's settings fill in the rest.
+func (c *Common) openWriter(ctx context.Context, out storage.Store, o table.WriterOptions) (*table.Writer, error) {
+	o.RowsPerPart, o.Overwrite, o.Identity, o.StageKey, o.Note = c.RowsPerPart, c.Overwrite, c.Identity, c.StageKey, c.Note
+	w, err := table.NewWriter(ctx, out, o)
+	if err != nil {
 		var be *table.BusyError
 		if errors.As(err, &be) {
-			return &ConfigError{fmt.Errorf("output: %w", err)}
+			return nil, &ConfigError{fmt.Errorf("output: %w", err)}
 		}
-		return fmt.Errorf("output: %w", err)
+		return nil, fmt.Errorf("output: %w", err)
 	}
-	s.run = table.NewRunInfo(job, s.lease.Run())
-	s.lease.Keep(s.leaseLost)
-	return nil
+	return w, nil
 }
 
-// prepareOutput readies the leased output for this run's parts
-// (table.Prepare) and then lets the run's other processes commit.
-// featureTable says whether --incremental may be suggested when a complete
-// table is in the way.
-func (s *setup) prepareOutput(ctx context.Context, c *Common, po table.PrepareOptions, featureTable bool) error {
-	if err := table.Prepare(ctx, s.out, po); err != nil {
-		if errors.Is(err, table.ErrOutputExists) {
-			if !c.Incremental && featureTable {
-				err = fmt.Errorf("%w (or --incremental to add new and changed images)", err)
-			}
-			return &ConfigError{fmt.Errorf("output: %w", err)}
+// prepare readies the leased output for this run's parts and finds the
+// parts of an interrupted run to resume (table.Writer.Prepare); what is in
+// the way is the user's to decide (exit 2). featureTable says whether
+// --incremental may be suggested when a complete table is in the way.
+func (c *Common) prepare(ctx context.Context, w *table.Writer, base *table.Manifest, featureTable bool) error {
+	err := w.Prepare(ctx, base)
+	var se *table.SettingsError
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, table.ErrOutputExists):
+		if !c.Incremental && featureTable {
+			err = fmt.Errorf("%w (or --incremental to add new and changed images)", err)
 		}
-		return fmt.Errorf("output: %w", err)
+		return &ConfigError{fmt.Errorf("output: %w", err)}
+	case errors.As(err, &se):
+		return &ConfigError{fmt.Errorf("output: %w", err)}
 	}
-	if s.inc != nil {
-		// From here until the new manifest the table is being changed.
-		if err := s.out.Remove(ctx, table.SuccessFile); err != nil {
-			return err
-		}
-	}
-	if s.lease.Created() {
-		// The run's other processes may commit now.
-		if err := s.lease.MarkPrepared(ctx); err != nil {
-			return fmt.Errorf("output: %w", err)
-		}
-	}
-	return nil
+	return fmt.Errorf("output: %w", err)
 }
 
-// close releases the engine, the output's lease (a sharded run that has
-// begun leaves it to its other shards) and the output's bucket.
+// close gives the output's lease up (table.Writer.Close), releases the
+// engine and the output's bucket.
 func (s *setup) close() {
-	if s.lease != nil {
-		ctx := context.Background()
-		switch {
-		case s.job.Shards <= 1 || (s.lease.Created() && !s.shareLease):
-			s.lease.Release(ctx) // (a no-op once the table is complete)
-		case s.recorded:
-			s.lease.Stop()
-		default:
-			s.lease.Leave(ctx) // the other shards, or this one's rerun, go on with the run
-		}
+	if s.w != nil {
+		s.w.Close()
 	}
 	if s.eng != nil {
 		s.eng.Close()
@@ -416,23 +315,20 @@ func (s *setup) close() {
 
 // skip passes over inputs of committed parts, checking that the listing
 // still starts and ends each of them where the interrupted run did.
-func (s *setup) skip(c *Common) func(inputs.Item) (bool, error) {
-	if len(s.committed) == 0 {
+func (s *setup) skip() func(inputs.Item) (bool, error) {
+	if s.w == nil {
 		return nil
 	}
-	per := int64(c.RowsPerPart)
+	skip := s.w.Skip()
+	if skip == nil {
+		return nil
+	}
 	return func(it inputs.Item) (bool, error) {
-		k := int(it.Seq / per)
-		cp, ok := s.committed[k]
-		if !ok {
-			return false, nil
+		ok, err := skip(it.Seq, it.Path)
+		if err != nil {
+			return false, &ConfigError{fmt.Errorf("input: %w", err)}
 		}
-		off := it.Seq - int64(k)*per
-		if (off == 0 && it.Path != cp.Inputs.First) || (off == cp.Inputs.Inputs-1 && it.Path != cp.Inputs.Last) || off >= cp.Inputs.Inputs {
-			return false, &ConfigError{fmt.Errorf("input: %s changed since the interrupted run (part %s began with %s, ended with %s); pass --overwrite to start over",
-				c.Input, cp.Part.File, cp.Inputs.First, cp.Inputs.Last)}
-		}
-		return true, nil
+		return ok, nil
 	}
 }
 
@@ -446,127 +342,48 @@ func fileSHA256(path string) string {
 	return hex.EncodeToString(h[:])
 }
 
-// leaseLost stops the run: another job took the output over.
-func (s *setup) leaseLost(err error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.cancelRun != nil {
-		s.cancelRun(err)
-	}
-}
-
-// lost is the error of a lost lease, or nil.
-func (s *setup) lost() error {
-	if s.lease == nil {
-		return nil
-	}
-	return s.lease.Lost()
-}
-
-func (s *setup) footer() map[string]string {
-	b, _ := json.Marshal(s.prov)
-	m := map[string]string{
-		table.MetadataKey:           string(b),
-		"featurizer.backbone":       s.prov.Backbone,
-		"featurizer.weights_sha256": s.prov.WeightsSHA256,
-		"featurizer.preprocessing":  s.prov.Preprocessing.JSON(),
-		"featurizer.tool_version":   s.prov.ToolVersion,
-	}
-	if s.prov.FeatureDim > 0 {
-		m["featurizer.feature_dim"] = fmt.Sprint(s.prov.FeatureDim)
-	}
-	if s.run.Run != "" {
-		m[table.RunKey] = s.run.JSON()
-	}
-	return m
-}
-
-// finish writes the summary, the manifest and _SUCCESS, in that order.
-func (s *setup) finish(ctx context.Context, c *Common, command, kind string, st *featurize.Stats, parts, rejects []table.PartInfo) (*Summary, error) {
-	sum := s.summary(c, command, st)
-	var rows, rejected int64
-	for _, p := range parts {
-		rows += int64(p.Rows)
-	}
-	for _, p := range rejects {
-		rejected += int64(p.Rows)
-	}
-	gen := 0
-	var drop []string
-	if s.inc != nil {
-		gen = s.inc.gen
-		if c.Shard.Sharded() {
-			drop = s.inc.drop(c.Shard) // applied by the last shard to finish
+// finish records the run: the summary, then the manifest and _SUCCESS
+// (table.Writer.Finish). parts are every part of the table (this shard's).
+func finish(ctx context.Context, w *table.Writer, inc *incremental, sum *Summary, parts, rejects []table.PartInfo) (*Summary, error) {
+	f := table.Finishing{Parts: parts, RejectParts: rejects, Summary: sum}
+	if inc != nil {
+		if w.Shard().Sharded() {
+			f.Drop = inc.drop(w.Shard()) // applied by the last shard to finish
+			f.Complete = inc.complete(ctx, w.Store())
 		} else {
-			s.inc.stats.TableRows = rows
+			var rows int64
+			for _, p := range parts {
+				rows += int64(p.Rows)
+			}
+			inc.stats.TableRows = rows
 		}
-		sum.Incremental = &s.inc.stats
+		sum.Incremental = &inc.stats
 	}
-	summaryFile := table.SummaryFile
-	if c.Shard.Sharded() {
-		summaryFile = fmt.Sprintf("_summary-s%03d.json", c.Shard.Index)
-	}
-	if err := s.lost(); err != nil {
-		return sum, err
-	}
-	ctx = context.WithoutCancel(ctx) // the run's work is done: record it
-	if err := table.WriteJSON(ctx, s.out, summaryFile, sum); err != nil {
-		return sum, fmt.Errorf("write summary: %w", err)
-	}
-	m := table.Manifest{Format: table.ManifestFormat, Kind: kind, Provenance: s.prov, Input: c.Input, Parts: parts, RejectParts: rejects,
-		Rows: rows, Rejected: rejected, Created: time.Now().UTC(), StageKey: c.StageKey, Generation: gen,
-		Job: s.run.Job, Run: s.run.Run, Shards: max(c.Shard.Count, 1)}
-	if m.RejectParts == nil {
-		m.RejectParts = []table.PartInfo{}
-	}
-	fo := table.FinishOptions{Overwrite: c.Overwrite, Run: s.run.Run, Lease: s.lease}
-	if c.Shard.Sharded() {
-		var complete func([]table.Manifest, *table.Manifest) error
-		if s.inc != nil {
-			m.Drop = drop
-			complete = s.inc.complete(ctx, s.out)
-		}
-		last, err := table.ShardDoneThen(ctx, s.out, c.Shard, m, complete, fo)
-		s.recorded = true
-		if !last && s.lease != nil {
-			s.lease.Stop() // done here: the shards still running keep it
-		}
-		if err != nil {
-			return sum, fmt.Errorf("record shard %s: %w", c.Shard, err)
-		}
-		return sum, nil
-	}
-	if err := table.Finish(ctx, s.out, m, fo); err != nil {
-		return sum, err
-	}
-	return sum, nil
+	return sum, w.Finish(ctx, f)
 }
 
 func (s *setup) summary(c *Common, command string, st *featurize.Stats) *Summary {
+	return newSummary(c, command, s.prov, s.start, s.src, st)
+}
+
+func newSummary(c *Common, command string, prov table.Provenance, start time.Time, src *inputs.Source, st *featurize.Stats) *Summary {
 	sum := &Summary{
-		Command: command, Backbone: s.prov.Backbone, Input: c.Input, Output: c.Output,
+		Command: command, Backbone: prov.Backbone, Input: c.Input, Output: c.Output,
 		Inputs: st.Rows + st.Rejected, Rows: st.Rows, Rejected: st.Rejected, RejectedByStage: st.ByStage,
-		FeatureDim: s.prov.FeatureDim, BatchSize: c.BatchSize, Workers: c.Workers, Threads: c.Threads,
-		Device: nonEmptyDevice(c.Device), InFlight: c.InFlight,
+		FeatureDim: prov.FeatureDim, BatchSize: c.BatchSize, Workers: c.Workers, Threads: c.Threads,
+		Device: c.Device, InFlight: c.InFlight,
 		WallSeconds: round3(st.WallSec), ImagesPerSecond: round3(st.ImgPerSec), StageSeconds: roundMap(st.StageSec),
 		InferBusyShare: round3(st.InferBusyShare), InferWaitDataShare: round3(st.InferWaitShare), InferMaxConcurrent: st.MaxInFlight,
 		Batches: st.Batches, BytesRead: st.BytesRead, PeakRSSMiB: round3(float64(memstat.PeakRSS()) / (1 << 20)),
-		Started: s.start.UTC(), Finished: time.Now().UTC(),
+		Started: start.UTC(), Finished: time.Now().UTC(),
 	}
-	if s.src != nil {
-		sum.Skipped, sum.SkippedExamples = s.src.Skipped, s.src.SkippedExamples
+	if src != nil {
+		sum.Skipped, sum.SkippedExamples = src.Skipped, src.SkippedExamples
 	}
 	return sum
 }
 
 func round3(v float64) float64 { return math.Round(v*1000) / 1000 }
-
-func nonEmptyDevice(d string) string {
-	if d == "" {
-		return backbones.DeviceCPU
-	}
-	return d
-}
 
 func roundMap(m map[string]float64) map[string]float64 {
 	out := map[string]float64{}
@@ -578,7 +395,7 @@ func roundMap(m map[string]float64) map[string]float64 {
 
 func (s *setup) options(c *Common) featurize.Options {
 	return featurize.Options{BatchSize: c.BatchSize, InFlight: c.InFlight, Workers: c.Workers, MaxPixels: c.MaxPixels, MaxBytes: c.MaxBytes,
-		FastDecode: c.FastDecode, Readers: c.Readers, Progress: c.Progress, Skip: s.skip(c), Store: s.src.Store()}
+		FastDecode: c.FastDecode, Readers: c.Readers, Progress: c.Progress, Skip: s.skip(), Store: s.src.Store()}
 }
 
 // Featurize runs a featurize job.
@@ -588,7 +405,7 @@ func Featurize(ctx context.Context, c FeaturizeConfig) (*Summary, error) {
 		return nil, err
 	}
 	defer s.close()
-	return runJob(ctx, s, &c.Common, "featurize", "features", func(r featurize.Result) table.FeatureRow {
+	return runJob(ctx, s, &c.Common, "featurize", func(r featurize.Result) table.FeatureRow {
 		row := table.FeatureRow{Path: r.Item.Path, Features: r.Features}
 		if r.Item.HasLabel {
 			l, i := r.Item.Label, s.src.LabelIndex(r.Item.Label)
@@ -601,23 +418,15 @@ func Featurize(ctx context.Context, c FeaturizeConfig) (*Summary, error) {
 // runJob runs the pipeline into part files of rows made by toRow, then
 // writes the summary, manifest and _SUCCESS; on failure or a stop, the part
 // in progress is removed and committed parts stay.
-func runJob[T any](ctx context.Context, s *setup, c *Common, command, kind string, toRow func(featurize.Result) T) (*Summary, error) {
+func runJob[T any](ctx context.Context, s *setup, c *Common, command string, toRow func(featurize.Result) T) (*Summary, error) {
 	// A lost lease stops the pipeline like a signal, but fails the job.
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	s.mu.Lock()
-	s.cancelRun = cancel
-	s.mu.Unlock()
-	if err := s.lost(); err != nil {
+	s.w.OnLost(cancel)
+	if err := s.w.Lost(); err != nil {
 		return nil, err
 	}
-	sink := newPartSink(ctx, s.out, c.Shard, c.RowsPerPart, s.footer(), toRow)
-	sink.committed = s.committed
-	if s.lease != nil {
-		// A run that lost the output to another job commits nothing more.
-		sink.check = func() error { return s.lease.Check(ctx) }
-	}
-	sink.noEmpty = s.inc != nil
+	sink := newPartSink(ctx, s.w, toRow)
 	runner := s.runner
 	if runner == nil {
 		runner = s.eng
@@ -626,48 +435,45 @@ func runJob[T any](ctx context.Context, s *setup, c *Common, command, kind strin
 	if err == nil {
 		err = sink.close()
 	}
-	if lost := s.lost(); lost != nil {
+	if lost := s.w.Lost(); lost != nil {
 		err = lost
 	}
 	if err != nil {
 		sink.abort()
 		return s.summary(c, command, st), err
 	}
-	parts, rejects := sink.parts, sink.rejectParts
-	for _, cp := range s.committed {
-		parts = append(parts, cp.Part)
-		st.Rows += int64(cp.Part.Rows)
-		if cp.Rejects != nil {
-			rejects = append(rejects, *cp.Rejects)
-			st.Rejected += int64(cp.Rejects.Rows)
-		}
-	}
+	parts, rejects := s.w.Parts() // the resumed ones included
+	rows, rejected := s.w.Resumed()
+	st.Rows += rows
+	st.Rejected += rejected
 	if s.inc != nil && !c.Shard.Sharded() {
 		base, baseRejects, err := s.inc.apply(ctx, s.out, s.inc.drop(c.Shard))
 		if err != nil {
 			return s.summary(c, command, st), err
 		}
 		parts, rejects = append(parts, base...), append(rejects, baseRejects...)
+		sort.Slice(parts, func(i, j int) bool { return parts[i].File < parts[j].File })
+		sort.Slice(rejects, func(i, j int) bool { return rejects[i].File < rejects[j].File })
 	}
-	sort.Slice(parts, func(i, j int) bool { return parts[i].File < parts[j].File })
-	sort.Slice(rejects, func(i, j int) bool { return rejects[i].File < rejects[j].File })
-	return s.finish(ctx, c, command, kind, st, parts, rejects)
+	return finish(ctx, s.w, s.inc, s.summary(c, command, st), parts, rejects)
 }
 
 // Predict classifies images with the backbone's own classifier.
 func Predict(ctx context.Context, c PredictConfig) (*Summary, error) {
-	if c.TopK <= 0 {
-		c.TopK = 5
-	}
+	c.defaults()
 	s, err := c.setup(ctx, true, false)
 	if err != nil {
 		return nil, err
 	}
 	defer s.close()
 	softmax := s.bb.Spec.Classifier.Activation == "logits"
-	classes := s.bb.Classes
-	k := min(c.TopK, s.eng.NumClasses())
-	return runJob(ctx, s, &c.Common, "predict", "predictions", func(r featurize.Result) table.PredictionRow {
+	return runJob(ctx, s, &c.Common, "predict", predictionRow(softmax, s.bb.Classes, min(c.TopK, s.eng.NumClasses())))
+}
+
+// predictionRow makes the row of one image's result from its scores (see
+// PredictRow): every prediction table's rows are made here.
+func predictionRow(softmax bool, classes []string, k int) func(featurize.Result) table.PredictionRow {
+	return func(r featurize.Result) table.PredictionRow {
 		row := PredictRow(r.Logits, softmax, classes, k)
 		row.Path = r.Item.Path
 		if r.Item.HasLabel {
@@ -675,7 +481,7 @@ func Predict(ctx context.Context, c PredictConfig) (*Summary, error) {
 			row.Label = &l
 		}
 		return row
-	})
+	}
 }
 
 // PredictRow ranks one image's scores. Ties break to the lower class index.

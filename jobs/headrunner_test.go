@@ -10,6 +10,7 @@ import (
 	"github.com/featurizer/featurizer/backbones"
 	"github.com/featurizer/featurizer/head"
 	"github.com/featurizer/featurizer/internal/testmodels"
+	"github.com/featurizer/featurizer/modelspec"
 )
 
 // With --inflight above 1 the pipeline calls the runner from several
@@ -22,8 +23,8 @@ func TestHeadRunnerConcurrentCalls(t *testing.T) {
 		}
 		t.Skipf("ONNX Runtime not available (run make setup): %v", err)
 	}
-	spec := &backbones.Spec{Input: backbones.InputSpec{Layout: "NCHW", Size: [2]int{32, 32}}, Resize: backbones.ResizeSpec{Policy: "squash"},
-		Normalize: backbones.NormalizeSpec{Scale: 1, Std: [3]float32{1, 1, 1}}}
+	spec := &modelspec.Spec{Input: modelspec.InputSpec{Layout: "NCHW", Size: [2]int{32, 32}}, Resize: modelspec.ResizeSpec{Policy: "squash"},
+		Normalize: modelspec.NormalizeSpec{Scale: 1, Std: [3]float32{1, 1, 1}}}
 	if err := spec.Validate(); err != nil {
 		t.Fatal(err)
 	}

@@ -64,7 +64,7 @@ func (s *setup) incremental(ctx context.Context, c *Common) (*incremental, error
 		}
 		return nil, &ConfigError{fmt.Errorf("output: %s holds a table made with other settings (%s); pass --overwrite to start over", c.Output, strings.Join(diff, "; "))}
 	}
-	index, err := table.ReadIndex(ctx, s.out, m.Parts)
+	index, err := table.ReadIndex(ctx, s.out, m)
 	if err != nil {
 		if c.Overwrite {
 			c.note("incremental: %v: starting over", err)
@@ -73,8 +73,7 @@ func (s *setup) incremental(ctx context.Context, c *Common) (*incremental, error
 		return nil, &ConfigError{fmt.Errorf("output: %w; pass --overwrite to start over", err)}
 	}
 	inc := &incremental{base: m, index: index, gen: m.Generation + 1, seen: map[string]bool{}, changed: map[string]bool{}}
-	inc.stats.Generation = inc.gen
-	c.Shard.Gen = inc.gen
+	inc.stats.Generation = inc.gen // the Writer's parts are of this generation (table.Writer.Prepare)
 	s.src.SetFilter(func(it inputs.Item) bool {
 		inc.seen[it.Path] = true
 		old, ok := index[it.Path]
@@ -89,6 +88,9 @@ func (s *setup) incremental(ctx context.Context, c *Common) (*incremental, error
 			return false
 		}
 		return true
+	}, func(it inputs.Item) bool { // the same choice, for the count ahead: no books
+		old, ok := index[it.Path]
+		return !ok || old.Ref.Size != it.Size || old.Ref.Version != it.Version
 	})
 	c.note("incremental: adding generation %d to %s (%d inputs in it)", inc.gen, c.Output, len(index))
 	return inc, nil
@@ -115,7 +117,7 @@ func (inc *incremental) drop(shard table.Shard) []string {
 // apply drops the rows of the inputs in drop from the table's earlier
 // parts (rewriting only the parts that hold some) and returns those parts
 // for the manifest. Run twice with the same drop, it gives the same table.
-func (inc *incremental) apply(ctx context.Context, out storage.Dir, drop []string) (parts, rejects []table.PartInfo, err error) {
+func (inc *incremental) apply(ctx context.Context, out storage.Store, drop []string) (parts, rejects []table.PartInfo, err error) {
 	dropSet := map[string]bool{}
 	affected := map[string]bool{}
 	for _, p := range drop {
@@ -152,7 +154,7 @@ func (inc *incremental) apply(ctx context.Context, out storage.Dir, drop []strin
 // complete is the last shard's step of a sharded incremental run: the
 // drops of every shard are applied to the earlier parts, which join the
 // new ones in the table's manifest.
-func (inc *incremental) complete(ctx context.Context, out storage.Dir) func([]table.Manifest, *table.Manifest) error {
+func (inc *incremental) complete(ctx context.Context, out storage.Store) func([]table.Manifest, *table.Manifest) error {
 	return func(shards []table.Manifest, total *table.Manifest) error {
 		var drop []string
 		for _, m := range shards {

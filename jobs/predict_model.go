@@ -67,9 +67,7 @@ func loadHeadSession(dir string, art *head.Artefact, threads int) (*backbones.Se
 // from the backbone, weights and preprocessing the head was trained on are
 // refused.
 func PredictModel(ctx context.Context, c PredictModelConfig) (*Summary, error) {
-	if c.TopK <= 0 {
-		c.TopK = 5
-	}
+	c.defaults()
 	// A model in a bucket is downloaded, except the combined model (the
 	// backbone's weights again), which prediction does not use.
 	model, cleanup, err := storage.FetchDir(ctx, c.Model, func(n string) bool { return n != head.CombinedONNX })
@@ -105,22 +103,7 @@ func PredictModel(ctx context.Context, c PredictModelConfig) (*Summary, error) {
 	}
 	defer hs.Close()
 	s.runner = &headRunner{eng: s.eng, head: hs, k: art.Head.K}
-	k := min(c.TopK, art.Head.K)
-	return runJob(ctx, s, &c.Common, "predict", "predictions", func(r featurize.Result) table.PredictionRow {
-		row := PredictRow(r.Logits, false, art.Classes, k)
-		row.Path = r.Item.Path
-		if r.Item.HasLabel {
-			l := r.Item.Label
-			row.Label = &l
-		}
-		return row
-	})
-}
-
-type scoreRow struct {
-	Path     string    `parquet:"path"`
-	Label    *string   `parquet:"label,optional"`
-	Features []float32 `parquet:"features,list"`
+	return runJob(ctx, s, &c.Common, "predict", predictionRow(false, art.Classes, min(c.TopK, art.Head.K)))
 }
 
 // predictFeatures scores a stored feature table: no image is touched.
@@ -144,22 +127,24 @@ func predictFeatures(ctx context.Context, c PredictModelConfig, model string, ar
 	if c.Output == "" {
 		return nil, &ConfigError{errors.New("output: no output directory given")}
 	}
-	out, err := storage.OpenDir(ctx, c.Output)
+	out, err := storage.Open(ctx, c.Output)
 	if err != nil {
 		return nil, &ConfigError{fmt.Errorf("output: %w", err)}
 	}
+	defer out.Close()
 	prov := table.Provenance{Tool: "featurizer", Labels: art.Classes}
 	if t.Provenance != nil {
 		prov = *t.Provenance
 		prov.Labels = art.Classes
 	}
-	s := &setup{out: out, prov: prov, start: start}
-	defer s.close()
-	// One job at a time writes into the output, as for featurize.
-	if err := s.lock(ctx, &c.Common, table.Job{Kind: "predictions", Input: c.Features, Provenance: prov, RowsPerPart: c.RowsPerPart, Shards: 1, Identity: c.Identity}); err != nil {
+	// One job at a time writes into the output, as for featurize; the
+	// table is scored whole, by one process, every part anew.
+	w, err := c.openWriter(ctx, out, table.WriterOptions{Kind: "predictions", Input: c.Features, Provenance: prov, Rewrite: true})
+	if err != nil {
 		return nil, err
 	}
-	if err := s.prepareOutput(ctx, &c.Common, table.PrepareOptions{Overwrite: c.Overwrite, Run: s.run, Creator: s.lease.Created()}, false); err != nil {
+	defer w.Close()
+	if err := c.prepare(ctx, w, nil, false); err != nil {
 		return nil, err
 	}
 	hs, err := loadHeadSession(model, art, c.Threads)
@@ -167,22 +152,11 @@ func predictFeatures(ctx context.Context, c PredictModelConfig, model string, ar
 		return nil, err
 	}
 	defer hs.Close()
-	k := min(c.TopK, art.Head.K)
-	sink := newPartSink(ctx, out, table.Shard{}, c.RowsPerPart, s.footer(), func(r featurize.Result) table.PredictionRow {
-		row := PredictRow(r.Logits, false, art.Classes, k)
-		row.Path = r.Item.Path
-		if r.Item.HasLabel {
-			l := r.Item.Label
-			row.Label = &l
-		}
-		return row
-	})
-	// A run that lost the output to another job commits nothing more.
-	sink.check = func() error { return s.lease.Check(ctx) }
+	sink := newPartSink(ctx, w, predictionRow(false, art.Classes, min(c.TopK, art.Head.K)))
 	st := &featurize.Stats{ByStage: map[string]int64{}}
 	d, kk := art.Head.Dim, art.Head.K
 	var seq int64
-	err = head.Scan(ctx, t, func(rows []scoreRow) error {
+	err = head.Scan(ctx, t, func(rows []table.ScoreRow) error {
 		n := len(rows)
 		x := make([]float32, n*d)
 		probs := make([]float32, n*kk)
@@ -238,10 +212,11 @@ func predictFeatures(ctx context.Context, c PredictModelConfig, model string, ar
 	}
 	if err != nil {
 		sink.abort()
-		return s.summary(&c.Common, "predict", st), err
+		return newSummary(&c.Common, "predict", prov, start, nil, st), err
 	}
 	c.Input = c.Features
-	return s.finish(ctx, &c.Common, "predict", "predictions", st, sink.parts, sink.rejectParts)
+	parts, rejects := w.Parts()
+	return finish(ctx, w, nil, newSummary(&c.Common, "predict", prov, start, nil, st), parts, rejects)
 }
 
 // StageFeatures is the reject stage of a stored row whose features the

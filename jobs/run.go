@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/featurizer/featurizer/backbones"
+	"github.com/featurizer/featurizer/download"
 	"github.com/featurizer/featurizer/featurize"
 	"github.com/featurizer/featurizer/head"
 	"github.com/featurizer/featurizer/inputs"
@@ -74,6 +75,10 @@ type TrainSettings struct {
 	BatchSize       int       `yaml:"batch_size,omitempty" json:"batch_size"`
 	LearningRate    float64   `yaml:"learning_rate,omitempty" json:"learning_rate"`
 	Grid            []float64 `yaml:"grid,omitempty" json:"grid"`
+	Tol             float64   `yaml:"tol,omitempty" json:"tol"`
+	// Refit false keeps the fit on train alone instead of refitting the
+	// chosen penalty on train + validation.
+	Refit *bool `yaml:"refit,omitempty" json:"refit"`
 }
 
 // LoadJob reads and validates a job file. overrides are "dotted.key=value"
@@ -169,9 +174,12 @@ func (c *JobConfig) settings() Common {
 func (c *JobConfig) headOptions() head.Options {
 	ts := c.Train
 	o := head.Options{Solver: ts.Solver, RegParam: ts.RegParam, ElasticNet: ts.ElasticNetParam, MaxIter: ts.MaxIter,
-		ClassWeight: ts.ClassWeight, Hidden: ts.Hidden, Seed: ts.Seed, BatchSize: ts.BatchSize, LearnRate: ts.LearningRate, Grid: ts.Grid}
+		ClassWeight: ts.ClassWeight, Hidden: ts.Hidden, Seed: ts.Seed, BatchSize: ts.BatchSize, LearnRate: ts.LearningRate, Grid: ts.Grid, Tol: ts.Tol}
 	if ts.Standardize != nil && !*ts.Standardize {
 		o.NoStandardize = true
+	}
+	if ts.Refit != nil && !*ts.Refit {
+		o.NoRefit = true
 	}
 	if o.Seed == 0 {
 		o.Seed = 1
@@ -191,8 +199,10 @@ func (c *JobConfig) validate(dir string, written func(key string) bool) error {
 	if c.Data.Train == "" {
 		return errors.New("data.train: expected a directory of class/*.jpg images or a manifest")
 	}
-	if c.Data.Archive != nil && (c.Data.Archive.URL == "" || len(c.Data.Archive.SHA256) != 64) {
-		return errors.New("data.archive: expected url and sha256 (64 hex digits)")
+	if c.Data.Archive != nil {
+		if err := c.Data.Archive.Validate(); err != nil {
+			return err
+		}
 	}
 	// The same checks as the flags', naming the keys as written here.
 	common := c.settings()
@@ -238,11 +248,13 @@ func (c *JobConfig) validate(dir string, written func(key string) bool) error {
 
 // RunOptions are the run's own settings (not part of the job).
 type RunOptions struct {
-	ORTLib    string
-	Offline   bool
-	Progress  func() featurize.Progress
-	Note      func(string)
-	Overwrite bool // redo every stage
+	ORTLib   string
+	Offline  bool
+	Progress func(stage string) featurize.Progress // one per featurize stage ("featurize train")
+	// TrainProgress hears the train stage's fits and iterations (nil: nobody).
+	TrainProgress func() head.Progress
+	Note          func(string)
+	Overwrite     bool // redo every stage
 }
 
 // RunSummary reports what a run did.
@@ -271,11 +283,11 @@ func Run(ctx context.Context, c *JobConfig, o RunOptions) (*RunSummary, error) {
 	}
 	models := c.ModelsDir
 	if models == "" {
-		models = backbones.DefaultModelsDir()
+		models = Defaults().ModelsDir
 	}
 	data := c.Data
 	if data.Archive != nil {
-		root, err := data.Archive.Fetch(ctx, backbones.CacheDir(), o.Offline, o.Note)
+		root, err := data.Archive.Fetch(ctx, download.CacheDir(), o.Offline, o.Note)
 		if err != nil {
 			return nil, err
 		}
@@ -286,7 +298,7 @@ func Run(ctx context.Context, c *JobConfig, o RunOptions) (*RunSummary, error) {
 		}
 	}
 	// The backbone as it is now: its weights' hash is part of every key.
-	store := &backbones.Store{Dir: models, Offline: o.Offline, Note: o.Note}
+	store := &download.Store{Dir: models, Offline: o.Offline, Note: o.Note}
 	name := c.Backbone
 	bb, err := backbones.Resolve(ctx, backbones.ResolveOptions{Name: name, SpecPath: c.Spec, Store: store})
 	if err != nil {
@@ -318,7 +330,7 @@ func Run(ctx context.Context, c *JobConfig, o RunOptions) (*RunSummary, error) {
 		cfg.Input, cfg.Output, cfg.Overwrite, cfg.Incremental = split.src, out, true, !o.Overwrite
 		cfg.Note, cfg.StageKey = o.Note, key
 		if o.Progress != nil {
-			cfg.Progress = o.Progress()
+			cfg.Progress = o.Progress("featurize " + split.name)
 		}
 		note("featurize %s: %s -> %s", split.name, split.src, out)
 		fs, err := Featurize(ctx, cfg)
@@ -346,6 +358,9 @@ func Run(ctx context.Context, c *JobConfig, o RunOptions) (*RunSummary, error) {
 		ValFraction: data.ValidationFraction, TestFraction: data.TestFraction, Head: hopts, ModelsDir: models,
 		BackboneWeights: bb.WeightsPath, ORTLib: o.ORTLib, Note: o.Note, StageKey: trainKey}
 	note("train: %s", modelDir)
+	if o.TrainProgress != nil {
+		tc.Head.Progress = o.TrainProgress()
+	}
 	tsum, err := Train(ctx, tc)
 	if err != nil {
 		return nil, fmt.Errorf("train: %w", err)
@@ -398,7 +413,7 @@ func featurizeKey(ctx context.Context, bb *backbones.Backbone, c *JobConfig, src
 // tableComplete reports whether the table at a location is complete
 // (table.Verify): only such a table is reused as it is.
 func tableComplete(ctx context.Context, location string) bool {
-	d, err := storage.OpenDir(ctx, location)
+	d, err := storage.Open(ctx, location)
 	if err != nil {
 		return false
 	}

@@ -12,8 +12,11 @@ import (
 	"time"
 
 	"github.com/featurizer/featurizer/backbones"
+	"github.com/featurizer/featurizer/combined"
+	"github.com/featurizer/featurizer/download"
 	"github.com/featurizer/featurizer/head"
 	"github.com/featurizer/featurizer/internal/memstat"
+	"github.com/featurizer/featurizer/modelspec"
 	"github.com/featurizer/featurizer/storage"
 	"github.com/featurizer/featurizer/table"
 )
@@ -55,6 +58,11 @@ type TrainSummary struct {
 	Seconds    float64        `json:"seconds"`
 	PeakRSSMiB float64        `json:"peak_rss_mib"`
 	Combined   bool           `json:"combined_onnx"`
+	// Refit says the model was refit on train + validation (RefitRows)
+	// with the chosen penalty; Validation then describes the fit on train
+	// alone that chose it.
+	Refit     bool `json:"refit"`
+	RefitRows int  `json:"refit_rows,omitempty"`
 }
 
 func (c *TrainConfig) note(format string, args ...any) {
@@ -132,7 +140,7 @@ func Train(ctx context.Context, c TrainConfig) (*TrainSummary, error) {
 	if c.Output == "" {
 		return nil, &ConfigError{errors.New("output: no model directory given")}
 	}
-	out, err := storage.OpenDir(ctx, c.Output)
+	out, err := storage.Open(ctx, c.Output)
 	if err != nil {
 		return nil, &ConfigError{fmt.Errorf("output: %w", err)}
 	}
@@ -203,22 +211,11 @@ func Train(ctx context.Context, c TrainConfig) (*TrainSummary, error) {
 	nTrain := a.Count(head.SplitTrain)
 	o := c.Head
 	o.Log = func(s string) { c.note("%s", s) }
-	solver := o.Solver
-	if solver == "" || solver == "auto" {
-		budget := o.MemoryBudget
-		if budget <= 0 {
-			budget = 4 << 30
-		}
-		solver = "lbfgs"
-		if int64(nTrain)*int64(train.Dim)*4 > budget {
-			solver = "adam"
-		}
-	}
-	o.Solver = solver
+	o.Solver = o.ResolveSolver(nTrain, train.Dim)
 	c.note("training %s on %d rows (%d classes, %d features), %d validation, %d test; solver %s, BLAS %s",
-		modelKind(o.Hidden), nTrain, len(classes), train.Dim, val.N, test.N, solver, head.UseBLAS())
+		modelKind(o.Hidden), nTrain, len(classes), train.Dim, val.N, test.N, o.Solver, head.UseBLAS())
 	var res *head.Result
-	if solver == "adam" {
+	if o.Solver == "adam" {
 		res, err = head.TrainStream(ctx, &head.Stream{T: train, A: a, Split: head.SplitTrain}, val, len(classes), o)
 		err = badValues("features", err)
 	} else {
@@ -235,33 +232,28 @@ func Train(ctx context.Context, c TrainConfig) (*TrainSummary, error) {
 		}
 		return nil, err
 	}
-	sum := &TrainSummary{Model: c.Output, Classes: len(classes), RegParam: res.Lambda, Solver: res.Solver,
+	sum := &TrainSummary{Model: c.Output, Classes: len(classes), RegParam: res.Lambda, Solver: res.Solver, Refit: res.Refit, RefitRows: res.RefitRows,
 		Rows: map[string]int{"train": nTrain, "validation": val.N, "test": test.N}}
-	evaluate := func(ds *head.Dataset, standardized bool) (*head.Metrics, error) {
-		if ds.N == 0 {
-			return nil, nil
-		}
-		if !standardized {
-			res.Std.Apply(ds.X, ds.N)
-		}
-		probs, err := res.Params.Probabilities(ds.X, ds.N)
+	// Validation metrics are the selection fit's (the model trained on
+	// train alone that chose the penalty); test metrics the final model's.
+	if val.N > 0 {
+		m := head.Evaluate(res.ValProbs, val.Y, classes)
+		sum.Validation = &m
+	}
+	if test.N > 0 {
+		res.Std.Apply(test.X, test.N)
+		probs, err := res.Params.Probabilities(test.X, test.N)
 		if err != nil {
 			return nil, err
 		}
-		m := head.Evaluate(probs, ds.Y, classes)
-		return &m, nil
-	}
-	if sum.Validation, err = evaluate(val, true); err != nil {
-		return nil, err
-	}
-	if sum.Test, err = evaluate(test, false); err != nil {
-		return nil, err
+		m := head.Evaluate(probs, test.Y, classes)
+		sum.Test = &m
 	}
 
 	// The model directory is built aside and renamed (or, for a bucket,
 	// uploaded) into place.
 	parent := ""
-	if out.LocalPath() != "" {
+	if _, local := storage.LocalPath(out.Location()); local {
 		parent = filepath.Dir(filepath.Clean(c.Output))
 	}
 	tmp, err := os.MkdirTemp(parent, "."+path.Base(strings.TrimSuffix(c.Output, "/"))+".tmp-")
@@ -275,6 +267,7 @@ func Train(ctx context.Context, c TrainConfig) (*TrainSummary, error) {
 		Head: head.HeadInfo{Type: "logistic_regression", Dim: folded.D, Hidden: folded.H, K: folded.K},
 		Training: head.TrainingInfo{Solver: res.Solver, BLAS: res.BLAS, RegParam: res.Lambda, RegParamChosen: o.RegParam == nil,
 			ElasticNetParam: o.ElasticNet, Standardize: !o.NoStandardize, ClassWeight: o.ClassWeight, Seed: o.Seed, MaxIter: o.MaxIter,
+			Tol: o.Tol, Refit: res.Refit, RefitRows: res.RefitRows, ValidationMetrics: validationMetrics(res),
 			Iterations: res.Iterations, Seconds: res.TrainSeconds, Rows: sum.Rows,
 			Tables: map[string]string{"train": c.Features, "validation": c.Validation, "test": c.Test}, StageKey: c.StageKey},
 		Validation: sum.Validation, Test: sum.Test,
@@ -300,7 +293,8 @@ func Train(ctx context.Context, c TrainConfig) (*TrainSummary, error) {
 	}
 	rep := &head.Report{Title: "Classifier head on " + featuresTitle(art.Features, c.Features), Classes: classes, Features: art.Features,
 		Solver: res.Solver, BLAS: res.BLAS, Lambda: res.Lambda, Alpha: o.ElasticNet, Hidden: o.Hidden, Curve: res.Curve,
-		TrainRows: nTrain, Seconds: res.TrainSeconds, Validation: sum.Validation, Test: sum.Test, Notes: notes}
+		TrainRows: nTrain, Seconds: res.TrainSeconds, Validation: sum.Validation, Test: sum.Test, Notes: notes,
+		Refit: res.RefitPoint, RefitRows: res.RefitRows}
 	if err := head.WriteReport(tmp, rep); err != nil {
 		return nil, err
 	}
@@ -316,8 +310,8 @@ func Train(ctx context.Context, c TrainConfig) (*TrainSummary, error) {
 // is one rename. A bucket has no rename: the files are uploaded one by one
 // (each atomically), model.json last, since a model directory is complete
 // when its model.json is there; an old model's model.json goes first.
-func commitModel(ctx context.Context, tmp string, out storage.Dir, overwrite bool) error {
-	if p := out.LocalPath(); p != "" {
+func commitModel(ctx context.Context, tmp string, out storage.Store, overwrite bool) error {
+	if p, local := storage.LocalPath(out.Location()); local {
 		if overwrite {
 			if err := os.RemoveAll(p); err != nil {
 				return err
@@ -360,6 +354,14 @@ func commitModel(ctx context.Context, tmp string, out storage.Dir, overwrite boo
 	return nil
 }
 
+// validationMetrics says which model the validation metrics describe.
+func validationMetrics(res *head.Result) string {
+	if res.Refit {
+		return "selection fit on train (the model was then refit on train + validation)"
+	}
+	return "model"
+}
+
 func modelKind(hidden int) string {
 	if hidden > 0 {
 		return fmt.Sprintf("an MLP head (%d hidden units)", hidden)
@@ -385,10 +387,10 @@ func combine(ctx context.Context, c *TrainConfig, art *head.Artefact, folded *he
 	if c.BackboneWeights != "" {
 		candidates = append(candidates, c.BackboneWeights)
 	}
-	if s, err := backbones.Lookup(f.Backbone); err == nil {
+	if s, err := modelspec.Lookup(f.Backbone); err == nil {
 		dir := c.ModelsDir
 		if dir == "" {
-			dir = backbones.DefaultModelsDir()
+			dir = download.DefaultModelsDir()
 		}
 		candidates = append(candidates, filepath.Join(dir, s.File))
 	}
@@ -410,7 +412,7 @@ func combine(ctx context.Context, c *TrainConfig, art *head.Artefact, folded *he
 		return nil, err.Error()
 	}
 	spec := specFromFeatures(f)
-	model, input, sample, err := head.CombinedModel(data, spec, folded)
+	model, input, sample, err := combined.Build(data, spec, folded)
 	if err != nil {
 		return nil, "grafting the head onto the backbone failed: " + err.Error()
 	}
@@ -421,11 +423,11 @@ func combine(ctx context.Context, c *TrainConfig, art *head.Artefact, folded *he
 }
 
 // specFromFeatures rebuilds the backbone spec a feature table was made with.
-func specFromFeatures(f table.FeatureSpec) *backbones.Spec {
+func specFromFeatures(f table.FeatureSpec) *modelspec.Spec {
 	pooling := f.FeaturePooling
 	if pooling == "" {
 		pooling = "auto"
 	}
-	return &backbones.Spec{Name: f.Backbone, Input: f.Preprocessing.Input, Resize: f.Preprocessing.Resize, Normalize: f.Preprocessing.Normalize,
-		Features: backbones.FeatureSpec{Tensor: f.FeatureTensor, Pooling: pooling, Dim: f.FeatureDim}}
+	return &modelspec.Spec{Name: f.Backbone, Input: f.Preprocessing.Input, Resize: f.Preprocessing.Resize, Normalize: f.Preprocessing.Normalize,
+		Features: modelspec.FeatureSpec{Tensor: f.FeatureTensor, Pooling: pooling, Dim: f.FeatureDim}}
 }

@@ -1,11 +1,16 @@
 package jobs
 
 import (
+	"errors"
 	"fmt"
-	"math"
+	"runtime"
 	"strings"
 
+	"github.com/featurizer/featurizer/backbones"
+	"github.com/featurizer/featurizer/download"
+	"github.com/featurizer/featurizer/featurize"
 	"github.com/featurizer/featurizer/head"
+	"github.com/featurizer/featurizer/table"
 )
 
 // The settings of a job are checked once, here, whether they came from
@@ -80,6 +85,85 @@ func orList(s []string) string {
 // MaxInFlight bounds --inflight.
 const MaxInFlight = 16
 
+// DefaultTopK is how many classes a prediction keeps unless told.
+const DefaultTopK = 5
+
+// Defaults are the settings of a featurize or predict job that are not
+// given, the same for the command line's flags (which show them) and a
+// job file: one place says what each is. Batch size and batches in flight
+// follow the device (see defaults) and are 0 here.
+func Defaults() Common {
+	return Common{
+		Device:      backbones.DeviceCPU,
+		Workers:     runtime.NumCPU(),
+		Threads:     runtime.NumCPU(),
+		RowsPerPart: table.DefaultRowsPerPart,
+		MaxPixels:   featurize.DefaultMaxPixels,
+		MaxBytes:    featurize.DefaultMaxBytes,
+		ModelsDir:   download.DefaultModelsDir(),
+	}
+}
+
+// defaults fills in the settings left out (zero) from Defaults, and the
+// device's batch size and batches in flight.
+func (c *Common) defaults() {
+	d := Defaults()
+	if c.Device == "" {
+		c.Device = d.Device
+	}
+	if c.BatchSize <= 0 {
+		c.BatchSize = backbones.DefaultBatchSize(c.Device)
+	}
+	if c.InFlight <= 0 {
+		c.InFlight = DefaultInFlight(c.Device)
+	}
+	if c.Workers <= 0 {
+		c.Workers = d.Workers
+	}
+	if c.Threads <= 0 {
+		c.Threads = d.Threads
+	}
+	if c.RowsPerPart <= 0 {
+		c.RowsPerPart = d.RowsPerPart
+	}
+	if c.ModelsDir == "" {
+		c.ModelsDir = d.ModelsDir
+	}
+	// The limits in effect are recorded in the provenance: a run with the
+	// defaults and one that names them are the same job.
+	if c.MaxPixels == 0 {
+		c.MaxPixels = d.MaxPixels
+	}
+	if c.MaxBytes == 0 {
+		c.MaxBytes = d.MaxBytes
+	}
+}
+
+func (c *PredictConfig) defaults() {
+	c.Common.defaults()
+	if c.TopK <= 0 {
+		c.TopK = DefaultTopK
+	}
+}
+
+func (c *PredictModelConfig) defaults() {
+	c.Common.defaults()
+	if c.TopK <= 0 {
+		c.TopK = DefaultTopK
+	}
+}
+
+// DefaultInFlight is how many batches are in inference at once by default:
+// on a GPU two, so that one batch's copy and the host's part of its call
+// overlap another's compute; on the CPU one, as a second call would only
+// compete for the same cores (measured: no gain).
+func DefaultInFlight(device string) int {
+	if device == backbones.DeviceCUDA || device == backbones.DeviceTensorRT {
+		return 2
+	}
+	return 1
+}
+
 // Validate checks the settings of a featurize or predict job. key names
 // them (FlagKey, or FileKey("featurize") for a job file).
 func (o *Common) Validate(key Key, given Given) error {
@@ -98,7 +182,7 @@ func (o *Common) Validate(key Key, given Given) error {
 	c.positive("rows_per_part", int64(o.RowsPerPart))
 	c.positive("max_pixels", o.MaxPixels)
 	c.positive("max_bytes", o.MaxBytes)
-	c.oneOf("device", o.Device, "cpu", "cuda", "tensorrt")
+	c.oneOf("device", o.Device, backbones.DeviceCPU, backbones.DeviceCUDA, backbones.DeviceTensorRT)
 	if o.DeviceID < 0 {
 		c.fail("device_id", "expected a GPU index (0 or more), got %d", o.DeviceID)
 	}
@@ -111,6 +195,12 @@ func (o *PredictConfig) Validate(key Key, given Given) error {
 		return err
 	}
 	return validateTopK(o.TopK, key, given)
+}
+
+// Validate checks the settings of a prediction with a trained head, as a
+// predict job's.
+func (o *PredictModelConfig) Validate(key Key, given Given) error {
+	return (&PredictConfig{Common: o.Common, TopK: o.TopK}).Validate(key, given)
 }
 
 func validateTopK(k int, key Key, given Given) error {
@@ -136,30 +226,27 @@ func (o *TrainConfig) Validate(key Key, given Given) error {
 	return validateHead(&o.Head, key, given)
 }
 
-// validateHead checks the classifier head's options.
+// validateHead checks the classifier head's options: their values in
+// head.Options.Validate (the one home of those checks), and here that a
+// setting given as 0 is not taken for its default.
 func validateHead(h *head.Options, key Key, given Given) error {
 	c := &checker{key: key, given: given}
-	c.oneOf("solver", h.Solver, "auto", "lbfgs", "adam")
-	c.oneOf("class_weight", h.ClassWeight, "none", "balanced")
-	if r := h.RegParam; r != nil && !(*r >= 0 && !math.IsInf(*r, 1)) {
-		c.fail("reg_param", "expected a number >= 0, got %v", *r)
-	}
-	for _, g := range h.Grid {
-		if !(g >= 0 && !math.IsInf(g, 1)) {
-			c.fail("grid", "expected numbers >= 0, got %v", g)
+	if err := h.Validate(); err != nil {
+		var oe *head.OptionError
+		if !errors.As(err, &oe) {
+			return &ConfigError{err}
 		}
-	}
-	if !(h.ElasticNet >= 0 && h.ElasticNet <= 1) {
-		c.fail("elastic_net_param", "expected a value in [0, 1], got %v", h.ElasticNet)
-	}
-	if h.Hidden < 0 {
-		c.fail("hidden", "expected a number of hidden units (0 for none), got %d", h.Hidden)
+		c.fail(oe.Setting, "%s", oe.Msg)
+		return c.err
 	}
 	c.positive("max_iter", int64(h.MaxIter))
 	c.positive("patience", int64(h.Patience))
 	c.positive("batch_size", int64(h.BatchSize))
-	if lr := h.LearnRate; !(lr >= 0 && !math.IsInf(lr, 1)) || (lr == 0 && c.isGiven("learning_rate")) {
-		c.fail("learning_rate", "expected a number > 0, got %v", lr)
+	if h.LearnRate == 0 && c.isGiven("learning_rate") {
+		c.fail("learning_rate", "expected a number > 0, got 0")
+	}
+	if h.Tol == 0 && c.isGiven("tol") {
+		c.fail("tol", "expected a number > 0, got 0")
 	}
 	return c.err
 }

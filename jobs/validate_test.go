@@ -54,7 +54,7 @@ func TestValidateTrain(t *testing.T) {
 	}{
 		{TrainConfig{}, nil, ""},
 		{TrainConfig{ValFraction: 0.2, TestFraction: 0, Head: head.Options{Solver: "adam", ClassWeight: "balanced", Hidden: 0, ElasticNet: 1,
-			MaxIter: 3, Patience: 1, BatchSize: 1, LearnRate: 0.1, Grid: []float64{1, 0}}}, all, ""},
+			MaxIter: 3, Patience: 1, BatchSize: 1, LearnRate: 0.1, Grid: []float64{1, 0}, Tol: 1e-6}}, all, ""},
 		{TrainConfig{ValFraction: 1}, nil, "validation_fraction: expected a fraction in [0, 1), got 1"},
 		{TrainConfig{TestFraction: -0.1}, nil, "test_fraction: expected a fraction in [0, 1), got -0.1"},
 		{TrainConfig{ValFraction: 0.6, TestFraction: 0.5}, nil, "leave no training rows (0.6 + 0.5 >= 1)"},
@@ -71,6 +71,8 @@ func TestValidateTrain(t *testing.T) {
 		{TrainConfig{Head: head.Options{BatchSize: -256}}, nil, "batch_size: expected a positive integer, got -256"},
 		{TrainConfig{Head: head.Options{LearnRate: -0.1}}, nil, "learning_rate: expected a number > 0, got -0.1"},
 		{TrainConfig{Head: head.Options{LearnRate: 0}}, func(s string) bool { return s == "learning_rate" }, "learning_rate: expected a number > 0, got 0"},
+		{TrainConfig{Head: head.Options{Tol: -1}}, nil, "tol: expected a number > 0, got -1"},
+		{TrainConfig{Head: head.Options{Tol: 0}}, func(s string) bool { return s == "tol" }, "tol: expected a number > 0, got 0"},
 	}
 	for _, c := range cases {
 		check(t, c.c.Validate(FlagKey, c.given), strings.ReplaceAll(c.want, "_", "-"), "--")

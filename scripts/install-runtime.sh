@@ -17,7 +17,8 @@
 #   install-runtime.sh check [--pins FILE] [--dockerfile FILE]
 #       Validate the pins file (the container's pins and make setup-gpu's
 #       HOST_GPU_* pins) and its agreement with the Dockerfile,
-#       scripts/setup-ort.sh and backbones/ortlib.go. Offline, no root.
+#       scripts/setup-ort.sh, backbones/ortlib.go and internal/version.
+#       Offline, no root.
 #   install-runtime.sh measure --variant cpu|gpu
 #       On a machine with internet access: download the artefact and print its
 #       SHA-256 and those of the libraries in it, to fill in the pins file.
@@ -292,15 +293,17 @@ cmd_check() {
   bad() { echo "$prog: check: $*" >&2; errs=$((errs + 1)); }
 
   # The CPU pins are the ones make setup uses, and the Go code expects.
-  local setup="$root/scripts/setup-ort.sh" ortlib="$root/backbones/ortlib.go" v
+  local setup="$root/scripts/setup-ort.sh" ortlib="$root/backbones/ortlib.go" verfile="$root/internal/version/version.go" v
   if [ -f "$setup" ]; then
     v=$(sed -n 's/^VERSION=//p' "$setup"); [ "$v" = "$(pin ORT_VERSION)" ] || bad "scripts/setup-ort.sh pins ONNX Runtime $v, $pins_file pins $(pin ORT_VERSION)"
     v=$(sed -n 's/^TGZ_SHA256=//p' "$setup"); [ "$v" = "$(pin CPU_SHA256)" ] || bad "scripts/setup-ort.sh TGZ_SHA256 differs from CPU_SHA256"
     v=$(sed -n 's/^LIB_SHA256=//p' "$setup"); [ "$v" = "$(pin CPU_LIB_SHA256)" ] || bad "scripts/setup-ort.sh LIB_SHA256 differs from CPU_LIB_SHA256"
     v=$(sed -n 's/^LIB_IN_TGZ=//p' "$setup"); [ "$v" = "$(pin CPU_LIB_IN_ARCHIVE)" ] || bad "scripts/setup-ort.sh LIB_IN_TGZ differs from CPU_LIB_IN_ARCHIVE"
   fi
+  if [ -f "$verfile" ]; then
+    v=$(sed -n 's/^const ONNXRuntime[[:space:]]*=[[:space:]]*"\(.*\)"/\1/p' "$verfile"); [ "$v" = "$(pin ORT_VERSION)" ] || bad "internal/version/version.go ONNXRuntime is '$v', the pins say $(pin ORT_VERSION)"
+  fi
   if [ -f "$ortlib" ]; then
-    v=$(sed -n 's/^[[:space:]]*ORTVersion[[:space:]]*=[[:space:]]*"\(.*\)"/\1/p' "$ortlib"); [ "$v" = "$(pin ORT_VERSION)" ] || bad "backbones/ortlib.go ORTVersion is '$v', the pins say $(pin ORT_VERSION)"
     v=$(sed -n 's/^[[:space:]]*ORTLibSHA256[[:space:]]*=[[:space:]]*"\(.*\)"/\1/p' "$ortlib"); [ "$v" = "$(pin CPU_LIB_SHA256)" ] || bad "backbones/ortlib.go ORTLibSHA256 differs from CPU_LIB_SHA256"
   fi
 

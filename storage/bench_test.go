@@ -16,7 +16,7 @@ import (
 )
 
 // BenchmarkMinIOGet measures how many objects per second a loopback MinIO
-// serves to Blob.ReadFile with r reads in flight, and the client's CPU per
+// serves to a store's ReadFileLimit with r reads in flight, and the client's CPU per
 // read: the ceiling of a featurize job reading from that server.
 //
 //	FEATURIZER_BENCH_SERVER_CORES=12-15 taskset -c 0-11 go test -run '^$' -bench MinIOGet ./storage
@@ -41,7 +41,7 @@ func BenchmarkMinIOGet(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer s.(*Blob).Close()
+	defer s.Close()
 	for _, readers := range []int{8, 16, 48} {
 		b.Run(fmt.Sprintf("readers=%d", readers), func(b *testing.B) {
 			var next atomic.Int64
@@ -59,7 +59,7 @@ func BenchmarkMinIOGet(b *testing.B) {
 						if i >= total {
 							return
 						}
-						if _, err := s.ReadFile(ctx, fmt.Sprintf("%s/%04d.jpg", root, i%objects), 0); err != nil {
+						if _, err := s.ReadFileLimit(ctx, fmt.Sprintf("%s/%04d.jpg", root, i%objects), 0); err != nil {
 							b.Error(err)
 							return
 						}

@@ -109,7 +109,7 @@ type VerifyOptions struct {
 
 // Verify checks that dir holds a complete table. On an *IncompleteError
 // the returned Checked still describes what is there (show prints it).
-func Verify(ctx context.Context, dir storage.Dir, o VerifyOptions) (*Checked, error) {
+func Verify(ctx context.Context, dir storage.Store, o VerifyOptions) (*Checked, error) {
 	c := &Checked{Location: dir.Location()}
 	ents, err := dir.List(ctx, "")
 	if errors.Is(err, fs.ErrNotExist) || (err == nil && len(ents) == 0) {
@@ -247,7 +247,7 @@ func shardedParts(names []string) bool {
 
 // unfinishedShards names the shards of the newest run recorded in _shards/
 // that have not recorded their finish, when it can tell.
-func unfinishedShards(ctx context.Context, dir storage.Dir) string {
+func unfinishedShards(ctx context.Context, dir storage.Store) string {
 	ents, err := dir.List(ctx, ShardsDir)
 	if err != nil {
 		return ""
@@ -286,7 +286,7 @@ func unfinishedShards(ctx context.Context, dir storage.Dir) string {
 
 // CheckFooters checks every part's footer against the manifest: its row
 // count and every provenance field (ProvenanceDiff).
-func CheckFooters(ctx context.Context, dir storage.Dir, c *Checked) error {
+func CheckFooters(ctx context.Context, dir storage.Store, c *Checked) error {
 	if c.Manifest == nil {
 		return nil
 	}
@@ -365,24 +365,25 @@ func OpenComplete(ctx context.Context, location string) (*Opened, error) {
 			return openFile(ctx, location)
 		}
 	}
-	d, err := storage.OpenDir(ctx, location)
+	d, err := storage.Open(ctx, location)
 	if err != nil {
 		return nil, err
 	}
 	defer d.Close()
-	remote := d.LocalPath() == ""
+	local, isLocal := storage.LocalPath(d.Location())
+	remote := !isLocal
 	c, err := Verify(ctx, d, VerifyOptions{SkipFooters: remote})
 	if err != nil {
 		return nil, err
 	}
-	out := &Opened{Checked: *c, Dir: d.LocalPath()}
+	out := &Opened{Checked: *c, Dir: local}
 	if remote {
 		dir, cleanup, err := Fetch(ctx, location)
 		if err != nil {
 			return nil, err
 		}
 		out.Dir, out.close = dir, cleanup
-		if err := CheckFooters(ctx, storage.NewLocalDir(dir), c); err != nil {
+		if err := CheckFooters(ctx, storage.NewLocal(dir), c); err != nil {
 			out.Close()
 			return nil, err
 		}
@@ -396,7 +397,7 @@ func OpenComplete(ctx context.Context, location string) (*Opened, error) {
 func openFile(ctx context.Context, file string) (*Opened, error) {
 	dir, name := filepath.Dir(file), filepath.Base(file)
 	c := &Opened{Checked: Checked{Location: file, Parts: []string{name}}, Dir: dir, Paths: []string{file}}
-	meta, _, err := footerOf(ctx, storage.NewLocalDir(dir), path.Base(name))
+	meta, _, err := footerOf(ctx, storage.NewLocal(dir), path.Base(name))
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", file, err)
 	}

@@ -17,7 +17,7 @@ import (
 func writeTable(t *testing.T, dir string, prov Provenance, parts map[string]int) {
 	t.Helper()
 	ctx := context.Background()
-	d := storage.NewLocalDir(dir)
+	d := storage.NewLocal(dir)
 	os.MkdirAll(dir, 0o755)
 	js, _ := json.Marshal(prov)
 	m := Manifest{Format: ManifestFormat, Kind: "features", Provenance: prov}
@@ -53,7 +53,7 @@ func writePart(t *testing.T, path string, meta map[string]string, n int) {
 
 func verify(t *testing.T, dir string) (*Checked, error) {
 	t.Helper()
-	return Verify(context.Background(), storage.NewLocalDir(dir), VerifyOptions{})
+	return Verify(context.Background(), storage.NewLocal(dir), VerifyOptions{})
 }
 
 // What is a complete table, what is not, and what the error says.

@@ -21,17 +21,29 @@ type Indexed struct {
 	Ref  InputRef
 }
 
-// ReadIndex reads the inputs of the given parts from their footers (one
+// ReadIndex reads the inputs of the parts of m from their footers (one
 // small read per part): path -> part and fingerprint. Parts written
 // before fingerprints were recorded make the table unfit for incremental
-// runs.
-func ReadIndex(ctx context.Context, dir storage.Dir, parts []PartInfo) (map[string]Indexed, error) {
+// runs. It also sets the row counts of m's parts and rejects parts to what
+// the files hold now: an incremental run killed while it rewrote earlier
+// parts (FilterPart) leaves them with fewer rows than the manifest says,
+// and its rerun, which no longer finds the dropped inputs in the index,
+// builds the new manifest on these counts.
+func ReadIndex(ctx context.Context, dir storage.Store, m *Manifest) (map[string]Indexed, error) {
 	out := map[string]Indexed{}
-	for _, p := range parts {
-		meta, _, err := footerOf(ctx, dir, p.File)
+	for i, p := range m.RejectParts {
+		_, rows, err := footerOf(ctx, dir, p.File)
+		if err != nil {
+			return nil, fmt.Errorf("rejects part %s: %w", dir.Path(p.File), err)
+		}
+		m.RejectParts[i].Rows = int(rows)
+	}
+	for i, p := range m.Parts {
+		meta, rows, err := footerOf(ctx, dir, p.File)
 		if err != nil {
 			return nil, fmt.Errorf("part %s: %w", dir.Path(p.File), err)
 		}
+		m.Parts[i].Rows = int(rows)
 		var in PartInputs
 		if err := json.Unmarshal([]byte(meta[PartInputsKey]), &in); err != nil || int64(len(in.Items)) != in.Inputs {
 			return nil, fmt.Errorf("part %s does not record its inputs (written by an older version)", dir.Path(p.File))
@@ -47,7 +59,7 @@ func ReadIndex(ctx context.Context, dir storage.Dir, parts []PartInfo) (map[stri
 // inputs in drop, atomically, file by file: the rejects first, the part
 // last. Either order of a crash leaves a table whose footers match its
 // rows, so a rerun recomputes the same work. It returns the new counts.
-func FilterPart(ctx context.Context, dir storage.Dir, name string, drop map[string]bool) (rows, rejected int, err error) {
+func FilterPart(ctx context.Context, dir storage.Store, name string, drop map[string]bool) (rows, rejected int, err error) {
 	rej := path.Join(RejectsDir, name)
 	rejected, err = filterFile[RejectRow](ctx, dir, rej, func(r RejectRow) string { return r.Path }, drop, nil)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -78,7 +90,7 @@ func FilterPart(ctx context.Context, dir storage.Dir, name string, drop map[stri
 	return rows, rejected, err
 }
 
-func filterFile[T any](ctx context.Context, dir storage.Dir, name string, key func(T) string, drop map[string]bool, edit func(map[string]string)) (int, error) {
+func filterFile[T any](ctx context.Context, dir storage.Store, name string, key func(T) string, drop map[string]bool, edit func(map[string]string)) (int, error) {
 	data, err := dir.ReadFile(ctx, name)
 	if err != nil {
 		return 0, err

@@ -44,16 +44,42 @@ func isLeaseTemp(n string) bool {
 	return ok && strings.HasPrefix(n, ".") && isLeaseFile(inner)
 }
 
-// oldLocalFile reports whether name, on local disk, was last written more
-// than a minute ago (a killed writer's leftover, not one in flight); in a
-// bucket lease writes use no temporary, so any there is a leftover.
-func oldLocalFile(dir storage.Dir, name string) bool {
-	p := dir.LocalPath()
-	if p == "" {
+// leftoverLeaseTemp reports whether the lease temporary name is a killed
+// writer's leftover rather than a write in flight: in a bucket lease writes
+// use no temporary, so any there is a leftover; on local disk it is one when
+// it was last written more than a minute ago, or when it holds a lease none
+// of whose processes is alive (a writer killed between writing the
+// temporary and linking it into place holds itself in it: on this host
+// its death shows at once, and a rerun right after the kill cleans up).
+func leftoverLeaseTemp(dir storage.Store, name string) bool {
+	p, local := storage.LocalPath(dir.Location())
+	if !local {
 		return true
 	}
-	st, err := os.Stat(filepath.Join(p, filepath.FromSlash(name)))
-	return err == nil && time.Since(st.ModTime()) > time.Minute
+	file := filepath.Join(p, filepath.FromSlash(name))
+	st, err := os.Stat(file)
+	if err != nil {
+		return false
+	}
+	if time.Since(st.ModTime()) > time.Minute {
+		return true
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return false
+	}
+	var l Lease
+	if json.Unmarshal(b, &l) != nil || len(l.Holders) == 0 {
+		return false // a mark, or not written yet: only the age tells
+	}
+	var o LeaseOptions
+	o.defaults()
+	for _, h := range l.Holders {
+		if o.alive(h) {
+			return false
+		}
+	}
+	return true
 }
 
 // Job is what identifies a job writing a table: the settings that decide
@@ -311,7 +337,7 @@ func processAlive(pid int) bool {
 // Held is a lease this process holds (alone, or with the other shards of
 // its job).
 type Held struct {
-	dir     storage.Dir
+	dir     storage.Store
 	o       LeaseOptions
 	created bool
 	run     string
@@ -333,7 +359,7 @@ func (h *Held) me() Holder {
 // run goes on), or takes over a stale lease of another job when
 // o.TakeOver is set. Another job's live lease is refused with a
 // *BusyError, and so is a stale one without TakeOver.
-func AcquireLease(ctx context.Context, dir storage.Dir, o LeaseOptions) (*Held, error) {
+func AcquireLease(ctx context.Context, dir storage.Store, o LeaseOptions) (*Held, error) {
 	o.defaults()
 	now := o.Now().UTC()
 	h := &Held{dir: dir, o: o, run: randomID()}
@@ -425,9 +451,9 @@ func randomID() string {
 
 // ReadLease reads the output's lease; a missing one fails with an error
 // matching fs.ErrNotExist.
-func ReadLease(ctx context.Context, dir storage.Dir) (Lease, error) { return readLease(ctx, dir) }
+func ReadLease(ctx context.Context, dir storage.Store) (Lease, error) { return readLease(ctx, dir) }
 
-func readLease(ctx context.Context, dir storage.Dir) (Lease, error) {
+func readLease(ctx context.Context, dir storage.Store) (Lease, error) {
 	var l Lease
 	b, err := dir.ReadFile(ctx, LeaseFile)
 	if err != nil {

@@ -2,6 +2,7 @@ package table
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
 	"os/exec"
@@ -17,11 +18,11 @@ import (
 
 // leaseDirs are the places a lease must work: local disk, memory, and a
 // real S3 server (MinIO).
-func leaseDirs(t *testing.T) map[string]func(name string) storage.Dir {
+func leaseDirs(t *testing.T) map[string]func(name string) storage.Store {
 	t.Helper()
 	ctx := context.Background()
-	open := func(loc string) storage.Dir {
-		d, err := storage.OpenDir(ctx, loc)
+	open := func(loc string) storage.Store {
+		d, err := storage.Open(ctx, loc)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -30,10 +31,10 @@ func leaseDirs(t *testing.T) map[string]func(name string) storage.Dir {
 	}
 	root := t.TempDir()
 	m := testservers.MinIO(t)
-	return map[string]func(string) storage.Dir{
-		"local": func(name string) storage.Dir { return open(filepath.Join(root, name)) },
-		"mem":   func(name string) storage.Dir { return open("mem://lease/" + name) },
-		"minio": func(name string) storage.Dir { return open(m.URL(name)) },
+	return map[string]func(string) storage.Store{
+		"local": func(name string) storage.Store { return open(filepath.Join(root, name)) },
+		"mem":   func(name string) storage.Store { return open("mem://lease/" + name) },
+		"minio": func(name string) storage.Store { return open(m.URL(name)) },
 	}
 }
 
@@ -126,7 +127,7 @@ func TestLease(t *testing.T) {
 	}
 }
 
-func listNamesOf(t *testing.T, d storage.Dir) []string {
+func listNamesOf(t *testing.T, d storage.Store) []string {
 	ents, _ := d.List(context.Background(), "")
 	var out []string
 	for _, e := range ents {
@@ -145,7 +146,7 @@ func TestLeaseDeadProcess(t *testing.T) {
 		t.Skip(err)
 	}
 	dead := cmd.Process.Pid
-	d := storage.NewLocalDir(t.TempDir())
+	d := storage.NewLocal(t.TempDir())
 	o := LeaseOptions{Job: job("in/a", 1), PID: dead}
 	o.defaults()
 	o.PID, o.PIDNS = dead, pidNS()
@@ -168,7 +169,7 @@ func TestLeaseDeadProcess(t *testing.T) {
 	}
 	// A sharded job's lease is alive while any of its processes is: here
 	// one on another host, renewing.
-	d2 := storage.NewLocalDir(t.TempDir())
+	d2 := storage.NewLocal(t.TempDir())
 	o2 := o
 	o2.Job = job("in/a", 2)
 	if _, err := AcquireLease(ctx, d2, o2); err != nil {
@@ -192,7 +193,7 @@ func TestLeaseDeadProcess(t *testing.T) {
 // once), and a shard of the same job joins it again.
 func TestLeaseLeave(t *testing.T) {
 	ctx := context.Background()
-	d := storage.NewLocalDir(t.TempDir())
+	d := storage.NewLocal(t.TempDir())
 	a, err := AcquireLease(ctx, d, LeaseOptions{Job: job("in/a", 2), Shard: "0/2"})
 	if err != nil {
 		t.Fatal(err)
@@ -230,7 +231,7 @@ func TestLeaseLeave(t *testing.T) {
 // refused job ends within milliseconds of taking the lease).
 func TestLeaseStopAtOnce(t *testing.T) {
 	ctx := context.Background()
-	d := storage.NewLocalDir(t.TempDir())
+	d := storage.NewLocal(t.TempDir())
 	done := make(chan bool)
 	go func() {
 		for i := 0; i < 200; i++ {
@@ -314,7 +315,7 @@ func TestLeaseRace(t *testing.T) {
 // does not make a running shard lose it (it is put back).
 func TestLeaseHeartbeat(t *testing.T) {
 	ctx := context.Background()
-	d := storage.NewLocalDir(t.TempDir())
+	d := storage.NewLocal(t.TempDir())
 	a, err := AcquireLease(ctx, d, LeaseOptions{Job: job("in/a", 2), Every: 150 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
@@ -351,7 +352,7 @@ func TestLeaseHeartbeat(t *testing.T) {
 // the lease has prepared the output, or is gone.
 func TestLeasePrepared(t *testing.T) {
 	ctx := context.Background()
-	d := storage.NewLocalDir(t.TempDir())
+	d := storage.NewLocal(t.TempDir())
 	a, err := AcquireLease(ctx, d, LeaseOptions{Job: job("in/a", 2), Shard: "0/2"})
 	if err != nil {
 		t.Fatal(err)
@@ -387,7 +388,7 @@ func TestLeasePrepared(t *testing.T) {
 	if err := cmd.Run(); err != nil {
 		t.Skip(err)
 	}
-	d2 := storage.NewLocalDir(t.TempDir())
+	d2 := storage.NewLocal(t.TempDir())
 	if _, err := AcquireLease(ctx, d2, LeaseOptions{Job: job("in/a", 2), PID: cmd.Process.Pid, PIDNS: pidNS()}); err != nil {
 		t.Fatal(err)
 	}
@@ -404,5 +405,65 @@ func TestLeasePrepared(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("waits for a dead creator")
+	}
+}
+
+// A lease temporary left by a writer killed between writing it and linking
+// it into place is removed by the next run at once when its process is
+// gone from this host; one whose writer lives, or whose content tells
+// nothing (a mark, or an empty file just created), stays until it is a
+// minute old.
+func TestLeaseTempOfADeadWriter(t *testing.T) {
+	ctx := context.Background()
+	cmd := exec.Command("true")
+	if err := cmd.Run(); err != nil {
+		t.Skip(err)
+	}
+	if pidNS() == "" {
+		t.Skip("no /proc/self/ns/pid")
+	}
+	root := t.TempDir()
+	d := storage.NewLocal(root)
+	lease := func(pid int) []byte {
+		o := LeaseOptions{Job: job("in/a", 1)}
+		o.defaults()
+		b, err := json.Marshal(Lease{Job: o.Job.ID(), Run: "r", Shards: 1, Holders: []Holder{{Host: o.Host, PIDNS: pidNS(), PID: pid, Heartbeat: time.Now()}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	files := map[string][]byte{
+		"._lease.json.tmp-dead":              lease(cmd.Process.Pid),
+		"._lease.json.tmp-live":              lease(os.Getpid()),
+		"._lease.json.tmp-empty":             nil,
+		"._lease.prepared-r.tmp-mark":        []byte("r"),
+		".part-00000-r.parquet.tmp-leftover": []byte("x"),
+	}
+	for name, b := range files {
+		if err := os.WriteFile(filepath.Join(root, name), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := removeTemps(ctx, d); err != nil {
+		t.Fatal(err)
+	}
+	for name := range files {
+		_, err := os.Stat(filepath.Join(root, name))
+		gone := errors.Is(err, os.ErrNotExist)
+		want := name == "._lease.json.tmp-dead" || name == ".part-00000-r.parquet.tmp-leftover"
+		if gone != want {
+			t.Errorf("%s: removed %v, want %v", name, gone, want)
+		}
+	}
+	// The same through a shard's own cleanup.
+	if err := os.WriteFile(filepath.Join(root, "._lease.json.tmp-dead"), lease(cmd.Process.Pid), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := (Shard{Index: 0, Count: 2}).removeTemps(ctx, d, false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(root, "._lease.json.tmp-dead")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a shard's cleanup kept the dead writer's lease temporary: %v", err)
 	}
 }

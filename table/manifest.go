@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/featurizer/featurizer/backbones"
+	"github.com/featurizer/featurizer/modelspec"
 	"github.com/featurizer/featurizer/storage"
 )
 
@@ -19,7 +19,7 @@ type Provenance struct {
 	Backbone       string                  `json:"backbone"`
 	WeightsFile    string                  `json:"weights_file"`
 	WeightsSHA256  string                  `json:"weights_sha256"`
-	Preprocessing  backbones.Preprocessing `json:"preprocessing"`
+	Preprocessing  modelspec.Preprocessing `json:"preprocessing"`
 	FeatureTensor  string                  `json:"feature_tensor,omitempty"`
 	FeaturePooling string                  `json:"feature_pooling,omitempty"`
 	FeatureDim     int                     `json:"feature_dim,omitempty"`
@@ -124,7 +124,7 @@ const ManifestFormat = "featurizer.table/v1"
 // ReadManifest reads the manifest of the table at a location.
 func ReadManifest(location string) (*Manifest, error) {
 	ctx := context.Background()
-	d, err := storage.OpenDir(ctx, location)
+	d, err := storage.Open(ctx, location)
 	if err != nil {
 		return nil, err
 	}
@@ -133,7 +133,7 @@ func ReadManifest(location string) (*Manifest, error) {
 }
 
 // ReadManifestDir reads the manifest of the table in dir.
-func ReadManifestDir(ctx context.Context, dir storage.Dir) (*Manifest, error) {
+func ReadManifestDir(ctx context.Context, dir storage.Store) (*Manifest, error) {
 	b, err := dir.ReadFile(ctx, ManifestFile)
 	if err != nil {
 		return nil, err
@@ -151,7 +151,7 @@ func ReadManifestDir(ctx context.Context, dir storage.Dir) (*Manifest, error) {
 type FeatureSpec struct {
 	Backbone       string                  `json:"backbone"`
 	WeightsSHA256  string                  `json:"weights_sha256"`
-	Preprocessing  backbones.Preprocessing `json:"preprocessing"`
+	Preprocessing  modelspec.Preprocessing `json:"preprocessing"`
 	FeatureTensor  string                  `json:"feature_tensor"`
 	FeaturePooling string                  `json:"feature_pooling"`
 	FeatureDim     int                     `json:"feature_dim"`

@@ -145,7 +145,7 @@ type PrepareOptions struct {
 // (ScanCommitted checks them). Finish checks the folder again before
 // _SUCCESS. Files featurizer did not write are never touched. Every
 // refusal comes before any removal.
-func Prepare(ctx context.Context, dir storage.Dir, o PrepareOptions) error {
+func Prepare(ctx context.Context, dir storage.Store, o PrepareOptions) error {
 	if err := mkdir(dir); err != nil {
 		return err
 	}
@@ -282,7 +282,7 @@ func rank(n string) int {
 }
 
 // completeError refuses a complete table, saying how it was written.
-func completeError(ctx context.Context, dir storage.Dir, s Shard) error {
+func completeError(ctx context.Context, dir storage.Store, s Shard) error {
 	written := ""
 	if m, err := ReadManifestDir(ctx, dir); err == nil {
 		if n := m.Shards; n > 0 {
@@ -311,7 +311,7 @@ func anyShardPart(parts []PartInfo) bool {
 
 // staleError refuses parts of another layout or generation, naming them
 // and, from one footer, how they were written.
-func staleError(ctx context.Context, dir storage.Dir, s Shard, stale []string) error {
+func staleError(ctx context.Context, dir storage.Store, s Shard, stale []string) error {
 	sort.Strings(stale)
 	how := ""
 	if meta, _, err := footerOf(ctx, dir, stale[0]); err == nil {
@@ -333,17 +333,17 @@ func staleError(ctx context.Context, dir storage.Dir, s Shard, stale []string) e
 
 // notOfRun returns the names among parts whose footer does not carry the
 // run id run (read with a few requests in flight).
-func notOfRun(ctx context.Context, dir storage.Dir, parts []string, run string) ([]string, error) {
+func notOfRun(ctx context.Context, dir storage.Store, parts []string, run string) ([]string, error) {
 	return filterFooters(ctx, dir, parts, func(r RunInfo) bool { return run == "" || r.Run != run })
 }
 
 // notOfJob returns the names among parts whose footer does not carry the
 // job id job.
-func notOfJob(ctx context.Context, dir storage.Dir, parts []string, job string) ([]string, error) {
+func notOfJob(ctx context.Context, dir storage.Store, parts []string, job string) ([]string, error) {
 	return filterFooters(ctx, dir, parts, func(r RunInfo) bool { return job == "" || r.Job != job })
 }
 
-func filterFooters(ctx context.Context, dir storage.Dir, parts []string, keep func(RunInfo) bool) ([]string, error) {
+func filterFooters(ctx context.Context, dir storage.Store, parts []string, keep func(RunInfo) bool) ([]string, error) {
 	out := make([]bool, len(parts))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(16)
@@ -379,7 +379,7 @@ func filterFooters(ctx context.Context, dir storage.Dir, parts []string, keep fu
 // shard's own when it redoes its parts, and with Overwrite those of other
 // layouts and generations (another shard's record of this layout is that
 // shard's to replace).
-func staleRecords(ctx context.Context, dir storage.Dir, o PrepareOptions) ([]string, error) {
+func staleRecords(ctx context.Context, dir storage.Store, o PrepareOptions) ([]string, error) {
 	s := o.Shard
 	ents, err := dir.List(ctx, ShardsDir)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -449,7 +449,7 @@ type FinishOptions struct {
 // Finish writes the table's manifest and _SUCCESS, once the folder holds
 // exactly the parts the manifest lists: what Spark or DuckDB read (every
 // part-*.parquet in the folder) is then what the manifest says.
-func Finish(ctx context.Context, dir storage.Dir, m Manifest, o FinishOptions) error {
+func Finish(ctx context.Context, dir storage.Store, m Manifest, o FinishOptions) error {
 	if err := Settle(ctx, dir, &m, o); err != nil {
 		return err
 	}
@@ -476,7 +476,7 @@ func Finish(ctx context.Context, dir storage.Dir, m Manifest, o FinishOptions) e
 // is in the folder, and every part in the folder is listed. An unlisted
 // part of this run is an error (a shard being rerun while the table
 // completes); one of another run is removed with Overwrite, else refused.
-func Settle(ctx context.Context, dir storage.Dir, m *Manifest, o FinishOptions) error {
+func Settle(ctx context.Context, dir storage.Store, m *Manifest, o FinishOptions) error {
 	want := map[string]bool{}
 	for _, p := range m.Parts {
 		want[p.File] = true

@@ -13,7 +13,7 @@ import (
 )
 
 // writeRunPart commits a one-row part whose footer says which run wrote it.
-func writeRunPart(t *testing.T, d storage.Dir, name string, r RunInfo) {
+func writeRunPart(t *testing.T, d storage.Store, name string, r RunInfo) {
 	t.Helper()
 	meta := map[string]string{MetadataKey: `{"backbone":"tiny"}`, RunKey: r.JSON()}
 	p, err := NewPart[FeatureRow](context.Background(), d, name, meta)
@@ -26,7 +26,7 @@ func writeRunPart(t *testing.T, d storage.Dir, name string, r RunInfo) {
 	}
 }
 
-func writeRecord(t *testing.T, d storage.Dir, s Shard, m Manifest) {
+func writeRecord(t *testing.T, d storage.Store, s Shard, m Manifest) {
 	t.Helper()
 	if err := WriteJSON(context.Background(), d, s.doneFile(), m); err != nil {
 		t.Fatal(err)
@@ -34,7 +34,7 @@ func writeRecord(t *testing.T, d storage.Dir, s Shard, m Manifest) {
 }
 
 // allFiles lists every file of d (recursively one level: _rejects, _shards).
-func allFiles(t *testing.T, d storage.Dir) []string {
+func allFiles(t *testing.T, d storage.Store) []string {
 	t.Helper()
 	var out []string
 	for _, sub := range []string{"", RejectsDir, ShardsDir} {
@@ -94,7 +94,7 @@ func TestPrepareOverwriteOtherLayout(t *testing.T) {
 // other shards' names too: no process of its run may have committed yet.
 func TestPrepareOverwriteByCreator(t *testing.T) {
 	ctx := context.Background()
-	d := storage.NewLocalDir(t.TempDir())
+	d := storage.NewLocal(t.TempDir())
 	old := RunInfo{Job: "j2", Run: "old", Shards: 2}
 	for i := 0; i < 2; i++ {
 		s := Shard{Index: i, Count: 2}
@@ -116,7 +116,7 @@ func TestPrepareOverwriteByCreator(t *testing.T) {
 // saying how it was written, and so are parts of another layout.
 func TestPrepareRefusals(t *testing.T) {
 	ctx := context.Background()
-	d := storage.NewLocalDir(t.TempDir())
+	d := storage.NewLocal(t.TempDir())
 	old := RunInfo{Job: "j2", Run: "old", Shards: 2}
 	for i := 0; i < 2; i++ {
 		s := Shard{Index: i, Count: 2}
@@ -145,7 +145,7 @@ func TestPrepareRefusals(t *testing.T) {
 	d.Remove(ctx, ManifestFile)
 	d.Remove(ctx, ShardsDir)
 	writeRunPart(t, d, "part-s002-00000.parquet", RunInfo{Job: "j4", Run: "x", Shards: 4})
-	err := Prepare(ctx, storage.NewLocalDir(d.Dir), PrepareOptions{Shard: Shard{Index: 0, Count: 2}, Run: RunInfo{Job: "j2", Run: "new"}})
+	err := Prepare(ctx, storage.NewLocal(d.Location()), PrepareOptions{Shard: Shard{Index: 0, Count: 2}, Run: RunInfo{Job: "j2", Run: "new"}})
 	if !errors.Is(err, ErrOutputExists) || !strings.Contains(err.Error(), "part-s002-00000.parquet, written as 4 shards") {
 		t.Errorf("another layout's part: %v", err)
 	}
@@ -158,7 +158,7 @@ func TestPrepareRefusals(t *testing.T) {
 // it lists.
 func TestSettle(t *testing.T) {
 	ctx := context.Background()
-	d := storage.NewLocalDir(t.TempDir())
+	d := storage.NewLocal(t.TempDir())
 	run := RunInfo{Job: "j", Run: "r", Shards: 1}
 	writeRunPart(t, d, PartName(0), run)
 	writeRunPart(t, d, RejectsDir+"/"+PartName(0), run)

@@ -80,7 +80,7 @@ func (s Shard) doneFile() string {
 }
 
 // Done reports whether this shard has recorded its finish in dir.
-func (s Shard) Done(ctx context.Context, dir storage.Dir) bool {
+func (s Shard) Done(ctx context.Context, dir storage.Store) bool {
 	_, err := dir.ReadFile(ctx, s.doneFile())
 	return err == nil
 }
@@ -88,7 +88,7 @@ func (s Shard) Done(ctx context.Context, dir storage.Dir) bool {
 // removeTemps deletes the temporaries this shard's killed run left, and
 // only those: the other shards, running now, have theirs in flight. With
 // overwrite, those of parts no shard of this layout writes go too.
-func (s Shard) removeTemps(ctx context.Context, dir storage.Dir, overwrite bool) error {
+func (s Shard) removeTemps(ctx context.Context, dir storage.Store, overwrite bool) error {
 	own := []string{"." + s.prefix(), "." + path.Base(s.doneFile()) + ".tmp-", fmt.Sprintf("._summary-s%03d.json.tmp-", s.Index)}
 	for _, sub := range []string{"", RejectsDir, ShardsDir} {
 		ents, err := dir.List(ctx, sub)
@@ -106,7 +106,7 @@ func (s Shard) removeTemps(ctx context.Context, dir storage.Dir, overwrite bool)
 			for _, p := range own {
 				mine = mine || strings.HasPrefix(e.Name, p)
 			}
-			if !mine && sub == "" && isLeaseTemp(e.Name) && oldLocalFile(dir, e.Name) {
+			if !mine && sub == "" && isLeaseTemp(e.Name) && leftoverLeaseTemp(dir, e.Name) {
 				mine = true
 			}
 			if !mine && overwrite && sub != ShardsDir {
@@ -130,7 +130,7 @@ func (s Shard) removeTemps(ctx context.Context, dir storage.Dir, overwrite bool)
 // against the manifest, then the manifest and _SUCCESS are written) and
 // reports true. Two shards finishing together may both complete it, with
 // the same content.
-func ShardDone(ctx context.Context, dir storage.Dir, s Shard, m Manifest, o FinishOptions) (bool, error) {
+func ShardDone(ctx context.Context, dir storage.Store, s Shard, m Manifest, o FinishOptions) (bool, error) {
 	return ShardDoneThen(ctx, dir, s, m, nil, o)
 }
 
@@ -138,7 +138,7 @@ func ShardDone(ctx context.Context, dir storage.Dir, s Shard, m Manifest, o Fini
 // complete sees the shards' manifests and the summed one, and may change
 // the latter (an incremental run adds the table's earlier parts). It may
 // run in two shards at once, so it must be idempotent.
-func ShardDoneThen(ctx context.Context, dir storage.Dir, s Shard, m Manifest, complete func(shards []Manifest, total *Manifest) error, o FinishOptions) (bool, error) {
+func ShardDoneThen(ctx context.Context, dir storage.Store, s Shard, m Manifest, complete func(shards []Manifest, total *Manifest) error, o FinishOptions) (bool, error) {
 	if err := WriteJSON(ctx, dir, s.doneFile(), m); err != nil {
 		return false, err
 	}
@@ -223,7 +223,7 @@ type Committed struct {
 // ScanCommitted lists this shard's committed parts in dir (a part file is
 // the commit point: its rejects part, when there is one, was committed
 // before it).
-func ScanCommitted(ctx context.Context, dir storage.Dir, s Shard) (map[int]Committed, error) {
+func ScanCommitted(ctx context.Context, dir storage.Store, s Shard) (map[int]Committed, error) {
 	out := map[int]Committed{}
 	ents, err := dir.List(ctx, "")
 	if errors.Is(err, fs.ErrNotExist) {

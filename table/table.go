@@ -1,8 +1,3 @@
-// Package table owns the on-disk feature-table format: a directory of
-// Parquet part files that Spark reads as one table, a rejects table, a
-// manifest with the provenance written last and a _SUCCESS marker. Every
-// file appears atomically: written under a hidden temporary name, synced,
-// then renamed.
 package table
 
 import (
@@ -24,39 +19,6 @@ import (
 	"github.com/parquet-go/parquet-go/compress/snappy"
 )
 
-// FeatureRow is one row of a feature table. Spark reads features as
-// array<float>.
-type FeatureRow struct {
-	Path       string    `parquet:"path"`
-	Label      *string   `parquet:"label,optional"`
-	LabelIndex *int32    `parquet:"label_index,optional"`
-	Features   []float32 `parquet:"features,list"`
-}
-
-// RejectRow records an input that produced no row, and why.
-type RejectRow struct {
-	Path  string `parquet:"path"`
-	Stage string `parquet:"stage"` // read, decode, preprocess, infer
-	Error string `parquet:"error"`
-}
-
-// TopK is one entry of a prediction's top-k list.
-type TopK struct {
-	Index       int32   `parquet:"index"`
-	Label       string  `parquet:"label"`
-	Probability float32 `parquet:"probability"`
-}
-
-// PredictionRow is one row of a prediction table.
-type PredictionRow struct {
-	Path            string  `parquet:"path"`
-	Label           *string `parquet:"label,optional"`
-	Prediction      string  `parquet:"prediction"`
-	PredictionIndex int32   `parquet:"prediction_index"`
-	Probability     float32 `parquet:"probability"`
-	TopK            []TopK  `parquet:"top_k,list"`
-}
-
 // Names of the files of a table directory. Names starting with _ or . are
 // ignored by Spark and Hadoop readers, so the rejects and the bookkeeping
 // never mix into the table itself.
@@ -76,7 +38,7 @@ const MetadataKey = "featurizer.provenance"
 // Part is a Parquet file being written; it becomes visible on Commit.
 type Part[T any] struct {
 	ctx  context.Context
-	dir  storage.Dir
+	dir  storage.Store
 	name string
 	tmp  *os.File
 	w    *parquet.GenericWriter[T]
@@ -105,7 +67,7 @@ func writerOptions() []parquet.WriterOption {
 // NewPart starts writing the file name of dir with the footer metadata
 // meta, into a spool file (beside it on local disk, in the temporary
 // directory for a bucket).
-func NewPart[T any](ctx context.Context, dir storage.Dir, name string, meta map[string]string) (*Part[T], error) {
+func NewPart[T any](ctx context.Context, dir storage.Store, name string, meta map[string]string) (*Part[T], error) {
 	tmp, err := dir.CreateTemp(name)
 	if err != nil {
 		return nil, fmt.Errorf("create part: %w", err)
@@ -125,7 +87,7 @@ func NewPart[T any](ctx context.Context, dir storage.Dir, name string, meta map[
 
 // NewLocalPart starts writing the local file path (tools and tests).
 func NewLocalPart[T any](path string, meta map[string]string) (*Part[T], error) {
-	return NewPart[T](context.Background(), storage.NewLocalDir(filepath.Dir(path)), filepath.Base(path), meta)
+	return NewPart[T](context.Background(), storage.NewLocal(filepath.Dir(path)), filepath.Base(path), meta)
 }
 
 // Write appends rows.
@@ -164,7 +126,7 @@ func (p *Part[T]) Abort() {
 // WriteFileAtomic writes the local file path through a temporary file and
 // a rename.
 func WriteFileAtomic(path string, data []byte) error {
-	return storage.NewLocalDir(filepath.Dir(path)).WriteFile(context.Background(), filepath.Base(path), data)
+	return storage.NewLocal(filepath.Dir(path)).WriteFile(context.Background(), filepath.Base(path), data)
 }
 
 // WriteJSONAtomic writes v as indented JSON to a local file.
@@ -177,7 +139,7 @@ func WriteJSONAtomic(path string, v any) error {
 }
 
 // WriteJSON writes v as indented JSON to name in dir, atomically.
-func WriteJSON(ctx context.Context, dir storage.Dir, name string, v any) error {
+func WriteJSON(ctx context.Context, dir storage.Store, name string, v any) error {
 	b, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
 		return err
@@ -189,8 +151,8 @@ func WriteJSON(ctx context.Context, dir storage.Dir, name string, v any) error {
 var ErrOutputExists = errors.New("output directory is not empty")
 
 // mkdir creates a local directory (a bucket has no directories).
-func mkdir(dir storage.Dir) error {
-	if p := dir.LocalPath(); p != "" {
+func mkdir(dir storage.Store) error {
+	if p, local := storage.LocalPath(dir.Location()); local {
 		return os.MkdirAll(p, 0o755)
 	}
 	return nil
@@ -198,7 +160,7 @@ func mkdir(dir storage.Dir) error {
 
 // removeTemps deletes the hidden temporary files a killed run left behind
 // (not those of a lease being written: another process's, in flight).
-func removeTemps(ctx context.Context, dir storage.Dir) error {
+func removeTemps(ctx context.Context, dir storage.Store) error {
 	for _, d := range []string{"", RejectsDir, ShardsDir} {
 		ents, err := dir.List(ctx, d)
 		if errors.Is(err, fs.ErrNotExist) {
@@ -208,7 +170,7 @@ func removeTemps(ctx context.Context, dir storage.Dir) error {
 			return err
 		}
 		for _, e := range ents {
-			if e.IsDir || !storage.IsTemp(e.Name) || (isLeaseTemp(e.Name) && !oldLocalFile(dir, path.Join(d, e.Name))) {
+			if e.IsDir || !storage.IsTemp(e.Name) || (isLeaseTemp(e.Name) && !leftoverLeaseTemp(dir, path.Join(d, e.Name))) {
 				continue
 			}
 			if err := dir.Remove(ctx, path.Join(d, e.Name)); err != nil {
@@ -231,13 +193,14 @@ func isTableFile(n string) bool {
 // directory, one request per file, removed by cleanup.
 func Fetch(ctx context.Context, location string) (dir string, cleanup func(), err error) {
 	if !storage.IsRemote(location) {
-		d, err := storage.OpenDir(ctx, location)
+		d, err := storage.Open(ctx, location)
 		if err != nil {
 			return "", nil, err
 		}
-		return d.LocalPath(), func() {}, nil
+		p, _ := storage.LocalPath(d.Location())
+		return p, func() {}, nil
 	}
-	d, err := storage.OpenDir(ctx, location)
+	d, err := storage.Open(ctx, location)
 	if err != nil {
 		return "", nil, err
 	}
@@ -325,7 +288,7 @@ func NumRows(path string) (int64, error) {
 
 // footerOf reads the key/value metadata and row count of name in dir from
 // its footer (for a bucket: the object's tail, one request).
-func footerOf(ctx context.Context, dir storage.Dir, name string) (map[string]string, int64, error) {
+func footerOf(ctx context.Context, dir storage.Store, name string) (map[string]string, int64, error) {
 	f, err := dir.Open(ctx, name)
 	if err != nil {
 		return nil, 0, err
@@ -345,7 +308,7 @@ func footerOf(ctx context.Context, dir storage.Dir, name string) (map[string]str
 // ReadPart reads every row of one file of the table at a location (one
 // request for a bucket).
 func ReadPart[T any](ctx context.Context, location, name string) ([]T, error) {
-	d, err := storage.OpenDir(ctx, location)
+	d, err := storage.Open(ctx, location)
 	if err != nil {
 		return nil, err
 	}

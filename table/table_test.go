@@ -57,7 +57,7 @@ func TestPrepareUnsharded(t *testing.T) {
 	dir := t.TempDir()
 	out := filepath.Join(dir, "new")
 	prep := func(overwrite bool) error {
-		return Prepare(context.Background(), storage.NewLocalDir(out), PrepareOptions{Overwrite: overwrite, Creator: true})
+		return Prepare(context.Background(), storage.NewLocal(out), PrepareOptions{Overwrite: overwrite, Creator: true})
 	}
 	if err := prep(false); err != nil {
 		t.Fatal(err)
@@ -118,7 +118,7 @@ func TestSparkListLayout(t *testing.T) {
 func TestShardRemovesOnlyItsTemps(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	d := storage.NewLocalDir(dir)
+	d := storage.NewLocal(dir)
 	os.MkdirAll(filepath.Join(dir, RejectsDir), 0o755)
 	os.MkdirAll(filepath.Join(dir, ShardsDir), 0o755)
 	files := map[string]bool{ // name -> removed by shard 1 of generation 1

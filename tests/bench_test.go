@@ -43,7 +43,7 @@ func BenchmarkStorageMinIOvsLocal(b *testing.B) {
 	models, images := benchImages(b, split)
 	srv := testservers.MinIO(b)
 	ctx := context.Background()
-	d, err := storage.OpenDir(ctx, srv.URL("images"))
+	d, err := storage.Open(ctx, srv.URL("images"))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -19,9 +19,11 @@ import (
 	"testing"
 
 	"github.com/featurizer/featurizer/backbones"
+	"github.com/featurizer/featurizer/download"
 	"github.com/featurizer/featurizer/featurize"
 	"github.com/featurizer/featurizer/internal/testmodels"
 	"github.com/featurizer/featurizer/jobs"
+	"github.com/featurizer/featurizer/modelspec"
 	"github.com/featurizer/featurizer/table"
 )
 
@@ -54,11 +56,31 @@ type result struct {
 
 func run(t *testing.T, args ...string) result {
 	t.Helper()
+	return runCmd(t, exec.Command(binary, args...))
+}
+
+// runEnv is run with env added to the environment of the command (through
+// cmd.Env: the test process's own environment is left alone, so tests
+// running in parallel never see each other's settings). An empty value
+// sets the variable empty.
+func runEnv(t *testing.T, env map[string]string, args ...string) result {
+	t.Helper()
 	cmd := exec.Command(binary, args...)
+	cmd.Env = os.Environ()
+	for k, v := range env {
+		cmd.Env = append(cmd.Env, k+"="+v) // the last value of a name wins
+	}
+	return runCmd(t, cmd)
+}
+
+// runCmd runs a prepared command of the CLI and returns its outputs and
+// exit code.
+func runCmd(t *testing.T, cmd *exec.Cmd) result {
+	t.Helper()
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
-	code := 0
+	code := exitOK
 	if ee, ok := err.(*exec.ExitError); ok {
 		code = ee.ExitCode()
 	} else if err != nil {
@@ -98,8 +120,8 @@ func tinyBackbone(t *testing.T, dir string, o testmodels.Options) (model, spec s
 	if layout == "" {
 		layout = "NCHW"
 	}
-	os.WriteFile(spec, []byte(fmt.Sprintf(tinySpecYAML, layout)), 0o644)
-	os.WriteFile(filepath.Join(dir, "classes.txt"), []byte("apple\nbanana\ncherry\ndate\nelderberry\n"), 0o644)
+	writeFile(t, spec, []byte(fmt.Sprintf(tinySpecYAML, layout)))
+	writeFile(t, filepath.Join(dir, "classes.txt"), []byte("apple\nbanana\ncherry\ndate\nelderberry\n"))
 	return model, spec
 }
 
@@ -115,15 +137,11 @@ func picture(w, h int, seed int) *image.NRGBA {
 
 func writePNG(t *testing.T, path string, m image.Image) {
 	t.Helper()
-	os.MkdirAll(filepath.Dir(path), 0o755)
-	f, err := os.Create(path)
-	if err != nil {
+	var b bytes.Buffer
+	if err := png.Encode(&b, m); err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	if err := png.Encode(f, m); err != nil {
-		t.Fatal(err)
-	}
+	writeFile(t, path, b.Bytes())
 }
 
 // dataset writes cats/ and dogs/ with 4 images each, an unlabelled image at
@@ -135,14 +153,14 @@ func dataset(t *testing.T, dir string) {
 		writePNG(t, filepath.Join(dir, "dogs", fmt.Sprintf("d%d.png", i)), picture(70-i*5, 45+i*11, 10+i))
 	}
 	writePNG(t, filepath.Join(dir, "loose.png"), picture(33, 90, 99))
-	os.WriteFile(filepath.Join(dir, "README.txt"), []byte("not an image"), 0o644)
+	writeFile(t, filepath.Join(dir, "README.txt"), []byte("not an image"))
 }
 
 // expectedFeatures computes a row's features without the CLI: the library's
 // decoder and preprocessor and the network run in plain Go.
 func expectedFeatures(t *testing.T, path string, o testmodels.Options, spec string) []float32 {
 	t.Helper()
-	s, err := backbones.LoadSpecFile(spec)
+	s, err := modelspec.LoadSpecFile(spec)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -175,16 +193,13 @@ func noTempFiles(t *testing.T, dir string) {
 }
 
 func TestFeaturizeTable(t *testing.T) {
-	needRuntime(t)
-	dir := t.TempDir()
 	o := testmodels.Options{Seed: 11}
-	model, spec := tinyBackbone(t, dir, o)
-	in := filepath.Join(dir, "images")
-	dataset(t, in)
+	fx := newFixture(t, o)
+	dir, model, spec, in := fx.dir, fx.model, fx.spec, fx.in
 	out := filepath.Join(dir, "features")
 	r := run(t, "featurize", "--backbone", model, "--spec", spec, "--input", in, "--output", out,
 		"--rows-per-part", "4", "--batch-size", "3", "--progress", "log")
-	if r.code != 0 {
+	if r.code != exitOK {
 		t.Fatalf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	if !strings.Contains(r.stdout, "9 images -> 9 rows, 0 rejected, 1 non-image files skipped") {
@@ -247,7 +262,7 @@ func TestFeaturizeTable(t *testing.T) {
 	if err := json.Unmarshal([]byte(meta[table.MetadataKey]), &prov); err != nil {
 		t.Fatal(err)
 	}
-	sha, _ := backbones.HashFile(model)
+	sha, _ := download.HashFile(model)
 	if prov.WeightsSHA256 != sha || prov.FeatureDim != 16 || prov.Preprocessing.Resize.Size != 36 || prov.FeatureTensor != "gap" ||
 		strings.Join(prov.Labels, ",") != "cats,dogs" || prov.ToolVersion == "" {
 		t.Errorf("footer provenance %+v", prov)
@@ -270,10 +285,10 @@ func TestFeaturizeTable(t *testing.T) {
 	noTempFiles(t, out)
 
 	// The same job again refuses to clobber the table; --overwrite replaces it.
-	if r := run(t, "featurize", "--backbone", model, "--spec", spec, "--input", in, "--output", out); r.code != 2 || !strings.Contains(r.stderr, "--overwrite") {
+	if r := run(t, "featurize", "--backbone", model, "--spec", spec, "--input", in, "--output", out); r.code != exitUsage || !strings.Contains(r.stderr, "--overwrite") {
 		t.Errorf("rerun into a full directory: exit %d %s", r.code, r.stderr)
 	}
-	if r := run(t, "featurize", "--backbone", model, "--spec", spec, "--input", in, "--output", out, "--overwrite", "--quiet"); r.code != 0 {
+	if r := run(t, "featurize", "--backbone", model, "--spec", spec, "--input", in, "--output", out, "--overwrite", "--quiet"); r.code != exitOK {
 		t.Errorf("--overwrite: exit %d %s", r.code, r.stderr)
 	}
 }
@@ -323,7 +338,7 @@ func TestCorruptInputs(t *testing.T) {
 	}
 	out := filepath.Join(dir, "out")
 	r := run(t, "featurize", "--backbone", model, "--spec", spec, "--input", in, "--output", out, "--progress", "none")
-	if r.code != 0 {
+	if r.code != exitOK {
 		t.Fatalf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	rows, err := table.ReadAll[table.FeatureRow](out)
@@ -379,7 +394,7 @@ func TestManifestInputs(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, "list.csv"), []byte(csv), 0o644)
 	out := filepath.Join(dir, "out")
 	r := run(t, "featurize", "--backbone", model, "--spec", spec, "--input", filepath.Join(dir, "list.csv"), "--output", out, "--quiet")
-	if r.code != 0 {
+	if r.code != exitOK {
 		t.Fatalf("exit %d %s", r.code, r.stderr)
 	}
 	rows, _ := table.ReadAll[table.FeatureRow](out)
@@ -417,7 +432,7 @@ func TestManifestInputs(t *testing.T) {
 		t.Fatal(err)
 	}
 	out2 := filepath.Join(dir, "out2")
-	if r := run(t, "featurize", "--backbone", model, "--spec", spec, "--input", pq, "--output", out2, "--quiet"); r.code != 0 {
+	if r := run(t, "featurize", "--backbone", model, "--spec", spec, "--input", pq, "--output", out2, "--quiet"); r.code != exitOK {
 		t.Fatalf("parquet manifest: exit %d %s", r.code, r.stderr)
 	}
 	rows2, _ := table.ReadAll[table.FeatureRow](out2)
@@ -442,7 +457,7 @@ func TestPredictTopK(t *testing.T) {
 	dataset(t, in)
 	out := filepath.Join(dir, "pred")
 	r := run(t, "predict", "--backbone", model, "--spec", spec, "--input", in, "--output", out, "--top-k", "4", "--quiet")
-	if r.code != 0 {
+	if r.code != exitOK {
 		t.Fatalf("exit %d %s", r.code, r.stderr)
 	}
 	rows, err := table.ReadAll[table.PredictionRow](out)
@@ -481,18 +496,18 @@ func TestUsageErrors(t *testing.T) {
 		code int
 		want string
 	}{
-		{[]string{}, 2, "Usage:"},
-		{[]string{"transmogrify"}, 2, `unknown command "transmogrify"`},
-		{[]string{"featurize", "--bogus"}, 2, "flag provided but not defined: -bogus"},
-		{[]string{"featurize", "--backbone", "mobilenetv2", "--output", "x"}, 2, "--input is required"},
-		{[]string{"featurize", "--backbone", "mobilenetv2", "--input", in, "--output", "x", "--batch-size", "0"}, 2, "--batch-size: expected a positive integer, got 0"},
-		{[]string{"featurize", "--backbone", "mobilenetv2", "--input", in, "--output", "x", "--batch-size", "many"}, 2, `invalid value "many" for flag -batch-size`},
-		{[]string{"featurize", "--backbone", "vgg99", "--input", in, "--output", filepath.Join(dir, "o1")}, 2, `unknown backbone "vgg99"`},
-		{[]string{"featurize", "--backbone", model, "--input", in, "--output", filepath.Join(dir, "o2")}, 2, "describe its input, preprocessing and feature tap with --spec"},
-		{[]string{"featurize", "--backbone", model, "--spec", badSpec, "--input", in, "--output", filepath.Join(dir, "o3")}, 2, `resize.policy: expected crop or squash, got "stretch"`},
-		{[]string{"featurize", "--backbone", model, "--spec", spec, "--input", filepath.Join(dir, "nope"), "--output", filepath.Join(dir, "o4")}, 2, "no such file"},
-		{[]string{"featurize", "--backbone", model, "--spec", wrongSHA, "--input", in, "--output", filepath.Join(dir, "o5")}, 1, "expected " + strings.Repeat("ab", 32)},
-		{[]string{"predict", "--backbone", model, "--spec", spec, "--input", in, "--output", filepath.Join(dir, "o6"), "--top-k", "-1"}, 2, "--top-k: expected a positive integer"},
+		{[]string{}, exitUsage, "Usage:"},
+		{[]string{"transmogrify"}, exitUsage, `unknown command "transmogrify"`},
+		{[]string{"featurize", "--bogus"}, exitUsage, "flag provided but not defined: -bogus"},
+		{[]string{"featurize", "--backbone", "mobilenetv2", "--output", "x"}, exitUsage, "--input is required"},
+		{[]string{"featurize", "--backbone", "mobilenetv2", "--input", in, "--output", "x", "--batch-size", "0"}, exitUsage, "--batch-size: expected a positive integer, got 0"},
+		{[]string{"featurize", "--backbone", "mobilenetv2", "--input", in, "--output", "x", "--batch-size", "many"}, exitUsage, `invalid value "many" for flag -batch-size`},
+		{[]string{"featurize", "--backbone", "vgg99", "--input", in, "--output", filepath.Join(dir, "o1")}, exitUsage, `unknown backbone "vgg99"`},
+		{[]string{"featurize", "--backbone", model, "--input", in, "--output", filepath.Join(dir, "o2")}, exitUsage, "describe its input, preprocessing and feature tap with --spec"},
+		{[]string{"featurize", "--backbone", model, "--spec", badSpec, "--input", in, "--output", filepath.Join(dir, "o3")}, exitUsage, `resize.policy: expected crop or squash, got "stretch"`},
+		{[]string{"featurize", "--backbone", model, "--spec", spec, "--input", filepath.Join(dir, "nope"), "--output", filepath.Join(dir, "o4")}, exitUsage, "no such file"},
+		{[]string{"featurize", "--backbone", model, "--spec", wrongSHA, "--input", in, "--output", filepath.Join(dir, "o5")}, exitFailure, "expected " + strings.Repeat("ab", 32)},
+		{[]string{"predict", "--backbone", model, "--spec", spec, "--input", in, "--output", filepath.Join(dir, "o6"), "--top-k", "-1"}, exitUsage, "--top-k: expected a positive integer"},
 	}
 	for _, c := range cases {
 		r := run(t, c.args...)
@@ -500,7 +515,7 @@ func TestUsageErrors(t *testing.T) {
 			t.Errorf("featurizer %s: exit %d, stderr %q; want exit %d and %q", strings.Join(c.args, " "), r.code, r.stderr, c.code, c.want)
 			continue
 		}
-		if c.code == 2 && len(c.args) > 1 && strings.Count(strings.TrimSpace(r.stderr), "\n") > 1 {
+		if c.code == exitUsage && len(c.args) > 1 && strings.Count(strings.TrimSpace(r.stderr), "\n") > 1 {
 			t.Errorf("featurizer %s: more than one line of error:\n%s", strings.Join(c.args, " "), r.stderr)
 		}
 	}
@@ -509,7 +524,7 @@ func TestUsageErrors(t *testing.T) {
 func TestVersionAndCatalog(t *testing.T) {
 	needRuntime(t)
 	r := run(t, "version")
-	if r.code != 0 || !strings.Contains(r.stdout, "onnxruntime 1.30.0") || !strings.Contains(r.stdout, "go go1.") || !strings.HasPrefix(r.stdout, "featurizer ") {
+	if r.code != exitOK || !strings.Contains(r.stdout, "onnxruntime 1.30.0") || !strings.Contains(r.stdout, "go go1.") || !strings.HasPrefix(r.stdout, "featurizer ") {
 		t.Errorf("version: %d %q", r.code, r.stdout)
 	}
 	r = run(t, "backbones", "--models-dir", t.TempDir())
@@ -521,7 +536,7 @@ func TestVersionAndCatalog(t *testing.T) {
 	if !strings.Contains(r.stdout, "downloads on first use") {
 		t.Errorf("backbones does not say mobilenetv2 downloads: %s", r.stdout)
 	}
-	if r := run(t, "featurize", "--help"); r.code != 0 || !strings.Contains(r.stderr, "--fast-decode") {
+	if r := run(t, "featurize", "--help"); r.code != exitOK || !strings.Contains(r.stderr, "--fast-decode") {
 		t.Errorf("featurize --help: %d %s", r.code, r.stderr)
 	}
 }

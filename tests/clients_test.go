@@ -141,12 +141,9 @@ func readWithClients(t *testing.T, cwd string, req map[string]any) clientReport 
 // encoding, snappy-compressed, as Spark itself writes. One PySpark session
 // does it all, and then runs the README's Spark ML sample on two of them.
 func TestRealClientsReadTables(t *testing.T) {
-	needRuntime(t)
 	clients.Python(t, "pyspark", "pyarrow", "duckdb")
-	dir := t.TempDir()
-	model, spec := tinyBackbone(t, dir, testmodels.Options{Seed: 21})
-	in := filepath.Join(dir, "images")
-	dataset(t, in)
+	fx := newFixture(t, testmodels.Options{Seed: 21})
+	dir, model, spec, in := fx.dir, fx.model, fx.spec, fx.in
 	for i := 0; i < 6; i++ {
 		writePNG(t, filepath.Join(in, []string{"cats", "dogs"}[i%2], fmt.Sprintf("x%d.png", i)), picture(37+i*3, 41, 40+i))
 	}
@@ -157,7 +154,7 @@ func TestRealClientsReadTables(t *testing.T) {
 		t.Helper()
 		args := append([]string{"featurize", "--backbone", model, "--spec", spec, "--input", in, "--output", out,
 			"--rows-per-part", "4", "--batch-size", "3", "--quiet"}, extra...)
-		if r := run(t, args...); r.code != 0 {
+		if r := run(t, args...); r.code != exitOK {
 			t.Fatalf("%v: exit %d %s", args, r.code, r.stderr)
 		}
 	}
@@ -182,7 +179,7 @@ func TestRealClientsReadTables(t *testing.T) {
 	}
 	predictions := filepath.Join(dir, "predictions")
 	if r := run(t, "predict", "--backbone", model, "--spec", spec, "--input", in, "--output", predictions,
-		"--rows-per-part", "4", "--top-k", "3", "--quiet"); r.code != 0 {
+		"--rows-per-part", "4", "--top-k", "3", "--quiet"); r.code != exitOK {
 		t.Fatalf("predict: %d %s", r.code, r.stderr)
 	}
 

@@ -55,7 +55,7 @@ func TestDamagedImagesTableMatchesPillow(t *testing.T) {
 		out := filepath.Join(dir, fmt.Sprintf("out-%d", i))
 		r := run(t, "featurize", "--backbone", model, "--spec", spec, "--input", in, "--output", out,
 			"--workers", fmt.Sprint(workers), "--batch-size", "16", "--progress", "none")
-		if r.code != 0 {
+		if r.code != exitOK {
 			t.Fatalf("run %d (--workers %d): exit %d\n%s%s", i, workers, r.code, r.stdout, r.stderr)
 		}
 		rows, err := table.ReadAll[table.FeatureRow](out)

@@ -14,16 +14,13 @@ import (
 // missing and how to get it: first ONNX Runtime's provider libraries, then
 // (with those in place) the CUDA runtime.
 func TestDeviceErrorsNameTheMissingFile(t *testing.T) {
-	needRuntime(t)
-	dir := t.TempDir()
-	model, spec := tinyBackbone(t, dir, testmodels.Options{})
-	in := filepath.Join(dir, "images")
-	dataset(t, in)
+	fx := newFixture(t, testmodels.Options{})
+	dir, model, spec, in := fx.dir, fx.model, fx.spec, fx.in
 	_, lib, _ := backbones.RuntimeInfo()
 
-	r := run2(t, map[string]string{"FEATURIZER_ORT_LIB": lib}, "featurize", "--backbone", model, "--spec", spec, "--input", in,
+	r := runEnv(t, map[string]string{"FEATURIZER_ORT_LIB": lib}, "featurize", "--backbone", model, "--spec", spec, "--input", in,
 		"--output", filepath.Join(dir, "o1"), "--device", "cuda")
-	if r.code != 1 || !strings.Contains(r.stderr, "libonnxruntime_providers_shared.so is missing") || !strings.Contains(r.stderr, "make setup-gpu") {
+	if r.code != exitFailure || !strings.Contains(r.stderr, "libonnxruntime_providers_shared.so is missing") || !strings.Contains(r.stderr, "make setup-gpu") {
 		t.Errorf("cuda without providers: %d %s", r.code, r.stderr)
 	}
 
@@ -35,17 +32,17 @@ func TestDeviceErrorsNameTheMissingFile(t *testing.T) {
 	for _, f := range []string{"libonnxruntime_providers_shared.so", "libonnxruntime_providers_cuda.so", "libonnxruntime_providers_tensorrt.so"} {
 		os.WriteFile(filepath.Join(gpu, f), nil, 0o644)
 	}
-	r = run2(t, map[string]string{"FEATURIZER_ORT_LIB": filepath.Join(gpu, backbones.ORTLibName)}, "featurize", "--backbone", model, "--spec", spec,
+	r = runEnv(t, map[string]string{"FEATURIZER_ORT_LIB": filepath.Join(gpu, backbones.ORTLibName)}, "featurize", "--backbone", model, "--spec", spec,
 		"--input", in, "--output", filepath.Join(dir, "o2"), "--device", "cuda")
-	if r.code != 1 || !strings.Contains(r.stderr, "libonnxruntime_providers_shared.so is not a shared library") {
+	if r.code != exitFailure || !strings.Contains(r.stderr, "libonnxruntime_providers_shared.so is not a shared library") {
 		t.Errorf("cuda with damaged providers: %d %s", r.code, r.stderr)
 	}
 
 	r = run(t, "featurize", "--backbone", model, "--spec", spec, "--input", in, "--output", filepath.Join(dir, "o3"), "--fp16")
-	if r.code == 0 || !strings.Contains(r.stderr, "--fp16 needs a GPU device") {
+	if r.code == exitOK || !strings.Contains(r.stderr, "--fp16 needs a GPU device") {
 		t.Errorf("fp16 on cpu: %d %s", r.code, r.stderr)
 	}
-	if r := run(t, "featurize", "--backbone", model, "--spec", spec, "--input", in, "--output", filepath.Join(dir, "o4"), "--device", "tpu"); r.code != 2 {
+	if r := run(t, "featurize", "--backbone", model, "--spec", spec, "--input", in, "--output", filepath.Join(dir, "o4"), "--device", "tpu"); r.code != exitUsage {
 		t.Errorf("unknown device: %d %s", r.code, r.stderr)
 	}
 }
@@ -65,14 +62,14 @@ func TestGPURuntimeChosenByDevice(t *testing.T) {
 		t.Skipf("the GPU runtime is not installed (%v): run make setup-gpu", err)
 	}
 	env := map[string]string{"FEATURIZER_ORT_LIB": ""}
-	r := run2(t, env, "version", "--device", "cuda")
-	if r.code != 0 || !strings.Contains(r.stdout, "onnxruntime "+backbones.ORTGPUVersion+" ("+gpuLib+"; pinned "+backbones.ORTGPUVersion+")") ||
+	r := runEnv(t, env, "version", "--device", "cuda")
+	if r.code != exitOK || !strings.Contains(r.stdout, "onnxruntime "+backbones.ORTGPUVersion+" ("+gpuLib+"; pinned "+backbones.ORTGPUVersion+")") ||
 		!strings.Contains(r.stdout, "runtime for --device cpu: "+backbones.DefaultORTLibPath()+": installed, SHA-256 verified") ||
 		!strings.Contains(r.stdout, "runtime for --device cuda|tensorrt: "+gpuLib+": installed, SHA-256 verified") {
 		t.Errorf("version --device cuda: %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	empty := t.TempDir()
-	r = run2(t, map[string]string{"FEATURIZER_ORT_LIB": "", "FEATURIZER_CACHE": empty}, "version")
+	r = runEnv(t, map[string]string{"FEATURIZER_ORT_LIB": "", "FEATURIZER_CACHE": empty}, "version")
 	if !strings.Contains(r.stdout, "runtime for --device cuda|tensorrt: not installed: run `make setup-gpu`") {
 		t.Errorf("version without the GPU runtime:\n%s", r.stdout)
 	}
@@ -80,18 +77,16 @@ func TestGPURuntimeChosenByDevice(t *testing.T) {
 	if _, err := os.Stat("/dev/nvidiactl"); err == nil {
 		t.Skip("this machine has an NVIDIA driver: the missing-driver message cannot be checked here")
 	}
-	dir := t.TempDir()
-	model, spec := tinyBackbone(t, dir, testmodels.Options{})
-	in := filepath.Join(dir, "images")
-	dataset(t, in)
-	r = run2(t, env, "featurize", "--backbone", model, "--spec", spec, "--input", in, "--output", filepath.Join(dir, "out"), "--device", "cuda")
+	fx := newFixture(t, testmodels.Options{})
+	dir, model, spec, in := fx.dir, fx.model, fx.spec, fx.in
+	r = runEnv(t, env, "featurize", "--backbone", model, "--spec", spec, "--input", in, "--output", filepath.Join(dir, "out"), "--device", "cuda")
 	var errLines []string
 	for _, l := range strings.Split(strings.TrimSpace(r.stderr), "\n") {
 		if strings.HasPrefix(l, "featurizer: ") {
 			errLines = append(errLines, l)
 		}
 	}
-	if r.code != 1 || len(errLines) != 1 || !strings.Contains(errLines[0], "--device cuda: libcuda.so.1 not found (needed by libonnxruntime_providers_cuda.so)") ||
+	if r.code != exitFailure || len(errLines) != 1 || !strings.Contains(errLines[0], "--device cuda: libcuda.so.1 not found (needed by libonnxruntime_providers_cuda.so)") ||
 		!strings.Contains(errLines[0], "libcublasLt.so.13") || strings.Contains(r.stderr, ".so.12") ||
 		strings.Contains(r.stderr, "goroutine ") || strings.Contains(r.stderr, "panic") {
 		t.Errorf("--device cuda without a driver: exit %d\n%s", r.code, r.stderr)

@@ -67,10 +67,10 @@ func TestExitCodesByCause(t *testing.T) {
 		want     int
 		says     string
 	}{
-		{name: "weights download fails", specFile: spec("download", failing.URL+"/download.onnx"), input: in, want: 1, says: "500"},
-		{name: "weights checksum mismatch", specFile: spec("wrong", ""), input: in, want: 1, says: "SHA-256"},
-		{name: "input bucket answers 503", specFile: tinySpec, backbone: tiny, input: bucket, want: 1, says: "503"},
-		{name: "weights missing offline", specFile: spec("absent", failing.URL+"/absent.onnx"), input: in, flags: []string{"--offline"}, want: 2, says: "--offline"},
+		{name: "weights download fails", specFile: spec("download", failing.URL+"/download.onnx"), input: in, want: exitFailure, says: "500"},
+		{name: "weights checksum mismatch", specFile: spec("wrong", ""), input: in, want: exitFailure, says: "SHA-256"},
+		{name: "input bucket answers 503", specFile: tinySpec, backbone: tiny, input: bucket, want: exitFailure, says: "503"},
+		{name: "weights missing offline", specFile: spec("absent", failing.URL+"/absent.onnx"), input: in, flags: []string{"--offline"}, want: exitUsage, says: "--offline"},
 	}
 	for i, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -99,7 +99,7 @@ func TestExitCodesByCause(t *testing.T) {
 	}
 	// Training on a table in a bucket that answers 503.
 	features := fmt.Sprintf("s3://tables/features?endpoint=%s&use_path_style=true&region=%s", slow.Endpoint, testservers.MinIORegion)
-	if r := run(t, "train", "--features", features, "--output", filepath.Join(dir, "model")); r.code != 1 || !strings.Contains(r.stderr, "503") {
+	if r := run(t, "train", "--features", features, "--output", filepath.Join(dir, "model")); r.code != exitFailure || !strings.Contains(r.stderr, "503") {
 		t.Errorf("train: exit %d, want 1 (an error that says 503)\n%s", r.code, r.stderr)
 	}
 }

@@ -3,14 +3,64 @@ package tests
 import (
 	"fmt"
 	"math/rand"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/featurizer/featurizer/internal/corrupt"
+	"github.com/featurizer/featurizer/internal/testmodels"
 )
+
+// The CLI's exit codes (decided in cmd/featurizer/main.go; the README's
+// exit codes).
+const (
+	exitOK          = 0   // done, rejects included
+	exitFailure     = 1   // the job failed
+	exitUsage       = 2   // bad flags or configuration, or a file the user has to provide
+	exitInterrupted = 130 // stopped by a signal
+)
+
+// fixture is what most end-to-end tests start from: a temporary folder
+// with a tiny backbone (tiny.onnx, its spec tiny.yaml and classes.txt) and
+// the small labelled dataset in images/ (see dataset). It needs ONNX
+// Runtime; a fixture that cannot be written fails the test.
+type fixture struct {
+	dir   string // the test's temporary folder
+	model string // tiny.onnx
+	spec  string // tiny.yaml
+	in    string // images/
+}
+
+func newFixture(t *testing.T, o testmodels.Options) fixture {
+	t.Helper()
+	needRuntime(t)
+	dir := t.TempDir()
+	model, spec := tinyBackbone(t, dir, o)
+	in := filepath.Join(dir, "images")
+	dataset(t, in)
+	return fixture{dir: dir, model: model, spec: spec, in: in}
+}
+
+// path is a path under the fixture's folder.
+func (f fixture) path(elem ...string) string {
+	return filepath.Join(append([]string{f.dir}, elem...)...)
+}
+
+// writeFile writes a fixture file (and its folder), failing the test when
+// it cannot.
+func writeFile(t testing.TB, path string, data []byte) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
 
 func writeCorpus(dir string) error { return corrupt.Write(dir) }
 func corpusFiles() []corrupt.File  { return corrupt.Files }

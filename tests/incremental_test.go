@@ -89,7 +89,7 @@ func TestIncremental(t *testing.T) {
 			"--rows-per-part", "4", "--batch-size", "2", "--workers", "1", "--threads", "1", "--quiet"}, extra...)
 	}
 	out := filepath.Join(dir, "table")
-	if r := run(t, args(out)...); r.code != 0 {
+	if r := run(t, args(out)...); r.code != exitOK {
 		t.Fatal(r.stderr)
 	}
 	// Grow: 8 new images (one broken), 2 changed, 3 removed.
@@ -103,10 +103,10 @@ func TestIncremental(t *testing.T) {
 		os.Remove(filepath.Join(in, n))
 	}
 	// Without --incremental a complete table is refused, naming the flag.
-	if r := run(t, args(out)...); r.code != 2 || !strings.Contains(r.stderr, "--incremental") {
+	if r := run(t, args(out)...); r.code != exitUsage || !strings.Contains(r.stderr, "--incremental") {
 		t.Fatalf("rerun without --incremental: %d %s", r.code, r.stderr)
 	}
-	if r := run(t, args(out, "--incremental")...); r.code != 0 {
+	if r := run(t, args(out, "--incremental")...); r.code != exitOK {
 		t.Fatal(r.stderr)
 	}
 	var sum jobs.Summary
@@ -116,14 +116,14 @@ func TestIncremental(t *testing.T) {
 		t.Fatalf("summary %+v %+v", sum, sum.Incremental)
 	}
 	clean := filepath.Join(dir, "clean")
-	if r := run(t, args(clean)...); r.code != 0 {
+	if r := run(t, args(clean)...); r.code != exitOK {
 		t.Fatal(r.stderr)
 	}
 	sameTable(t, clean, out)
 	noTempFiles(t, out)
 	// Nothing new: no work, no new part.
 	parts, _ := filepath.Glob(filepath.Join(out, "part-*.parquet"))
-	if r := run(t, args(out, "--incremental")...); r.code != 0 {
+	if r := run(t, args(out, "--incremental")...); r.code != exitOK {
 		t.Fatal(r.stderr)
 	}
 	if again, _ := filepath.Glob(filepath.Join(out, "part-*.parquet")); len(again) != len(parts) {
@@ -138,24 +138,40 @@ func TestIncremental(t *testing.T) {
 	}
 	os.Remove(filepath.Join(in, "x", "04.png"))
 	writePNG(t, filepath.Join(in, "x", "06.png"), picture(300, 220, 102))
+	// Finished means a new _SUCCESS: the one of the table before this run
+	// stays until the run has prepared the output, which on a loaded
+	// machine may come after the first kill.
+	before, err := os.Stat(filepath.Join(out, table.SuccessFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := func(now os.FileInfo) bool { // inode numbers are reused: the time too
+		return os.SameFile(before, now) && before.ModTime().Equal(now.ModTime())
+	}
 	kills := killAtRandom(t, 3, 6, 50, 400, args(out, "--incremental"), func(int) bool {
-		_, err := os.Stat(filepath.Join(out, table.SuccessFile))
-		return err == nil
+		now, err := os.Stat(filepath.Join(out, table.SuccessFile))
+		return err == nil && !old(now)
 	})
-	if _, err := os.Stat(filepath.Join(out, table.SuccessFile)); err != nil {
-		if r := run(t, args(out)...); r.code != 0 { // no flag: an interrupted incremental run goes on
+	if now, err := os.Stat(filepath.Join(out, table.SuccessFile)); err == nil && old(now) {
+		// Every kill came before the run prepared the output: the table is
+		// still the previous one, complete.
+		if r := run(t, args(out, "--incremental")...); r.code != exitOK {
+			t.Fatalf("final rerun: %d %s", r.code, r.stderr)
+		}
+	} else if err != nil {
+		if r := run(t, args(out)...); r.code != exitOK { // no flag: an interrupted incremental run goes on
 			t.Fatalf("final rerun: %d %s", r.code, r.stderr)
 		}
 	}
 	t.Logf("%d kills", kills)
 	clean2 := filepath.Join(dir, "clean2")
-	if r := run(t, args(clean2)...); r.code != 0 {
+	if r := run(t, args(clean2)...); r.code != exitOK {
 		t.Fatal(r.stderr)
 	}
 	sameTable(t, clean2, out)
 	noTempFiles(t, out)
 	// The table trains.
-	if r := run(t, "train", "--features", out, "--output", filepath.Join(dir, "model"), "--quiet"); r.code != 0 {
+	if r := run(t, "train", "--features", out, "--output", filepath.Join(dir, "model"), "--quiet"); r.code != exitOK {
 		t.Fatalf("train on the incremental table: %s", r.stderr)
 	}
 }
@@ -200,7 +216,7 @@ func TestIncrementalShards(t *testing.T) {
 			return i == 2 && strings.Contains(output, "already holds the finished parts")
 		})
 	clean := filepath.Join(dir, "clean")
-	if r := run(t, args(clean)...); r.code != 0 {
+	if r := run(t, args(clean)...); r.code != exitOK {
 		t.Fatal(r.stderr)
 	}
 	sameTable(t, clean, out)

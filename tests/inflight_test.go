@@ -44,7 +44,7 @@ func TestInFlightSameTable(t *testing.T) {
 		out := filepath.Join(dir, fmt.Sprint("out", n))
 		r := run(t, "featurize", "--backbone", model, "--spec", spec, "--input", in, "--output", out,
 			"--batch-size", "3", "--inflight", fmt.Sprint(n), "--workers", "2", "--threads", "1", "--rows-per-part", "7", "--progress", "none")
-		if r.code != 0 {
+		if r.code != exitOK {
 			t.Fatalf("--inflight %d: exit %d\n%s%s", n, r.code, r.stdout, r.stderr)
 		}
 		var res result
@@ -90,7 +90,7 @@ func TestInFlightFlagChecked(t *testing.T) {
 	for _, v := range []string{"0", "17", "-1"} {
 		r := run(t, "featurize", "--backbone", "mobilenetv2", "--input", "x", "--output", "y", "--inflight", v)
 		want := "--inflight: expected 1 to 16 batches in inference at once, got " + v
-		if r.code != 2 || !strings.Contains(r.stderr, want) || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 {
+		if r.code != exitUsage || !strings.Contains(r.stderr, want) || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 {
 			t.Errorf("--inflight %s: exit %d, %q", v, r.code, r.stderr)
 		}
 	}
@@ -129,7 +129,7 @@ func TestInterruptInFlight(t *testing.T) {
 	}
 	cmd.Process.Signal(syscall.SIGINT)
 	err := cmd.Wait()
-	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 130 {
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != exitInterrupted {
 		t.Fatalf("exit: %v\n%s", err, stderr.String())
 	}
 	if _, err := os.Stat(filepath.Join(out, table.SuccessFile)); err == nil {

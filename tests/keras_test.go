@@ -127,7 +127,7 @@ func TestKerasFlavoursMatchKeras(t *testing.T) {
 			tableDir := filepath.Join(dir, k.name)
 			r := run(t, "featurize", "--backbone", k.name, "--models-dir", models, "--offline",
 				"--input", manifest, "--output", tableDir, "--progress", "none")
-			if r.code != 0 {
+			if r.code != exitOK {
 				t.Fatalf("featurize: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 			}
 			// The tap: the output of the GlobalAveragePool that tf2onnx made

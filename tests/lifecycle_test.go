@@ -42,7 +42,7 @@ func TestDownloadWeights(t *testing.T) {
 	for i, want := range []int{1, 1} {
 		out := filepath.Join(dir, fmt.Sprint("out", i))
 		r := run(t, "featurize", "--spec", spec, "--models-dir", models, "--input", in, "--output", out, "--progress", "none")
-		if r.code != 0 {
+		if r.code != exitOK {
 			t.Fatalf("run %d: exit %d %s", i, r.code, r.stderr)
 		}
 		if hits != want {
@@ -55,7 +55,7 @@ func TestDownloadWeights(t *testing.T) {
 	}
 	// --offline with an empty models directory explains itself.
 	r := run(t, "featurize", "--spec", spec, "--models-dir", filepath.Join(dir, "empty"), "--offline", "--input", in, "--output", filepath.Join(dir, "o"))
-	if r.code != 2 || !strings.Contains(r.stderr, "--offline") {
+	if r.code != exitUsage || !strings.Contains(r.stderr, "--offline") {
 		t.Errorf("offline: exit %d %s", r.code, r.stderr)
 	}
 }
@@ -97,7 +97,7 @@ func TestInterrupt(t *testing.T) {
 	cmd.Process.Signal(syscall.SIGINT)
 	err := cmd.Wait()
 	ee, ok := err.(*exec.ExitError)
-	if !ok || ee.ExitCode() != 130 {
+	if !ok || ee.ExitCode() != exitInterrupted {
 		t.Fatalf("exit: %v\n%s", err, stderr.String())
 	}
 	if !strings.Contains(stderr.String(), "stopping after the current batch") {

@@ -92,7 +92,7 @@ func noTempKeys(t *testing.T, location string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.(*storage.Blob).Close()
+	defer s.Close()
 	s.Walk(context.Background(), root, func(e storage.Entry) error {
 		if storage.IsTemp(filepath.Base(e.Rel)) {
 			t.Errorf("temporary object left: %s", e.Path)
@@ -114,12 +114,12 @@ func TestMinIOJobThroughFaults(t *testing.T) {
 	local := s3Images(t, dir, 45, 200, 150, srv.Put)
 
 	localOut := filepath.Join(dir, "local")
-	if r := run(t, "featurize", "--backbone", model, "--spec", spec, "--input", local, "--output", localOut, "--rows-per-part", "8", "--quiet"); r.code != 0 {
+	if r := run(t, "featurize", "--backbone", model, "--spec", spec, "--input", local, "--output", localOut, "--rows-per-part", "8", "--quiet"); r.code != exitOK {
 		t.Fatal(r.stderr)
 	}
 	in, out := px.URL("images"), px.URL("tables/features")
 	r := run(t, "featurize", "--backbone", model, "--spec", spec, "--input", in, "--output", out, "--rows-per-part", "8", "--quiet")
-	if r.code != 0 {
+	if r.code != exitOK {
 		t.Fatalf("featurize through faults: %s\n%s", r.stderr, px.Counts())
 	}
 	// The objects have no stored checksum: no SDK warning per object.
@@ -127,17 +127,17 @@ func TestMinIOJobThroughFaults(t *testing.T) {
 		t.Errorf("noise on stderr: %s", r.stderr)
 	}
 	sameRows(t, localOut, local+"/", srv.URL("tables/features"), "s3://"+srv.Bucket+"/images/")
-	if r := run(t, "show", srv.URL("tables/features"), "--rows", "2"); r.code != 0 || !strings.Contains(r.stdout, "features table: 45 rows") || !strings.Contains(r.stdout, "s3://"+srv.Bucket+"/images/") {
+	if r := run(t, "show", srv.URL("tables/features"), "--rows", "2"); r.code != exitOK || !strings.Contains(r.stdout, "features table: 45 rows") || !strings.Contains(r.stdout, "s3://"+srv.Bucket+"/images/") {
 		t.Errorf("show on a bucket: %d %s %s", r.code, r.stdout, r.stderr)
 	}
 	noTempKeys(t, srv.URL("tables"))
 	// Train on the table in the bucket, write the model there, predict from it.
 	modelOut := px.URL("models/head")
-	if r := run(t, "train", "--features", out, "--output", modelOut, "--quiet"); r.code != 0 {
+	if r := run(t, "train", "--features", out, "--output", modelOut, "--quiet"); r.code != exitOK {
 		t.Fatalf("train through faults: %s\n%s", r.stderr, px.Counts())
 	}
 	preds := px.URL("tables/predictions")
-	if r := run(t, "predict", "--model", modelOut, "--features", out, "--output", preds, "--quiet"); r.code != 0 {
+	if r := run(t, "predict", "--model", modelOut, "--features", out, "--output", preds, "--quiet"); r.code != exitOK {
 		t.Fatalf("predict through faults: %s\n%s", r.stderr, px.Counts())
 	}
 	p, err := table.ReadAll[table.PredictionRow](srv.URL("tables/predictions"))
@@ -147,11 +147,11 @@ func TestMinIOJobThroughFaults(t *testing.T) {
 	// The model uploaded to the bucket is the one trained to local disk
 	// from the same table (training is deterministic for a seed).
 	localModel := filepath.Join(dir, "model")
-	if r := run(t, "train", "--features", srv.URL("tables/features"), "--output", localModel, "--quiet"); r.code != 0 {
+	if r := run(t, "train", "--features", srv.URL("tables/features"), "--output", localModel, "--quiet"); r.code != exitOK {
 		t.Fatal(r.stderr)
 	}
 	a, _ := os.ReadFile(filepath.Join(localModel, "head.onnx"))
-	d, _ := storage.OpenDir(context.Background(), srv.URL("models/head"))
+	d, _ := storage.Open(context.Background(), srv.URL("models/head"))
 	b, err := d.ReadFile(context.Background(), "head.onnx")
 	d.Close()
 	if err != nil || string(a) != string(b) {
@@ -179,7 +179,7 @@ func TestMinIOShardsAndKill9(t *testing.T) {
 			"--rows-per-part", "5", "--batch-size", "2", "--workers", "1", "--threads", "1", "--quiet"}, extra...)
 	}
 	one := srv.URL("one")
-	if r := run(t, args(one)...); r.code != 0 {
+	if r := run(t, args(one)...); r.code != exitOK {
 		t.Fatal(r.stderr)
 	}
 	sharded := srv.URL("sharded")
@@ -201,12 +201,12 @@ func TestMinIOShardsAndKill9(t *testing.T) {
 	srv.Put("images/x/00.png", buf.Bytes())
 	runShards(t, 4, func(i int) []string { return args(sharded, "--incremental", "--shard", fmt.Sprintf("%d/4", i)) }, nil)
 	fresh := srv.URL("fresh")
-	if r := run(t, args(fresh)...); r.code != 0 {
+	if r := run(t, args(fresh)...); r.code != exitOK {
 		t.Fatal(r.stderr)
 	}
 	sameTable(t, fresh, sharded)
 	var news, changed int64
-	d, _ := storage.OpenDir(context.Background(), sharded)
+	d, _ := storage.Open(context.Background(), sharded)
 	for i := 0; i < 4; i++ {
 		var s jobs.Summary
 		b, _ := d.ReadFile(context.Background(), fmt.Sprintf("_summary-s%03d.json", i))
@@ -226,12 +226,12 @@ func TestMinIOShardsAndKill9(t *testing.T) {
 		if _, err := table.ReadAll[table.FeatureRow](killed); err != nil {
 			t.Fatalf("after kill %d: %v", kills, err)
 		}
-		d, _ := storage.OpenDir(context.Background(), killed)
+		d, _ := storage.Open(context.Background(), killed)
 		defer d.Close()
 		_, err := d.ReadFile(context.Background(), table.SuccessFile)
 		return err == nil
 	})
-	if r := run(t, args(killed)...); r.code != 0 && !strings.Contains(r.stderr, "already holds a complete table") {
+	if r := run(t, args(killed)...); r.code != exitOK && !strings.Contains(r.stderr, "already holds a complete table") {
 		t.Fatalf("final rerun: %d %s", r.code, r.stderr)
 	}
 	t.Logf("%d kills", kills)
@@ -252,14 +252,14 @@ func TestRunJobInMinIO(t *testing.T) {
 	os.WriteFile(job, []byte(jobYAML), 0o644)
 	out := srv.URL("job")
 	r := run(t, "run", job, "--quiet", "--set", "output="+out)
-	if r.code != 0 {
+	if r.code != exitOK {
 		t.Fatalf("run: %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	if strings.Count(r.stdout, " done ") != 4 || !strings.Contains(r.stdout, "test accuracy") {
 		t.Errorf("first run: %s", r.stdout)
 	}
 	stamp := func() string {
-		d, err := storage.OpenDir(context.Background(), storage.Join(out, "model"))
+		d, err := storage.Open(context.Background(), storage.Join(out, "model"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -272,12 +272,12 @@ func TestRunJobInMinIO(t *testing.T) {
 		t.Fatal("no model.json in the bucket")
 	}
 	r = run(t, "run", job, "--quiet", "--set", "output="+out)
-	if r.code != 0 || strings.Count(r.stdout, "up to date") != 4 || stamp() != before {
+	if r.code != exitOK || strings.Count(r.stdout, "up to date") != 4 || stamp() != before {
 		t.Errorf("second run was not a no-op: %d\n%s", r.code, r.stdout)
 	}
 	writePNG(t, filepath.Join(dir, "img", "test", "red", "new.png"), picture(40, 40, 1))
 	r = run(t, "run", job, "--quiet", "--set", "output="+out)
-	if r.code != 0 || !strings.Contains(r.stdout, "featurize test         done") || !strings.Contains(r.stdout, "featurize train        up to date") {
+	if r.code != exitOK || !strings.Contains(r.stdout, "featurize test         done") || !strings.Contains(r.stdout, "featurize train        up to date") {
 		t.Errorf("new image: %d\n%s", r.code, r.stdout)
 	}
 	m, err := table.ReadManifest(storage.Join(out, "features", "test"))

@@ -13,12 +13,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/featurizer/featurizer/backbones"
 	"github.com/featurizer/featurizer/backbones/onnxgraph"
 	"github.com/featurizer/featurizer/featurize"
 	"github.com/featurizer/featurizer/head"
 	"github.com/featurizer/featurizer/internal/clients"
 	"github.com/featurizer/featurizer/internal/testmodels"
+	"github.com/featurizer/featurizer/internal/version"
+	"github.com/featurizer/featurizer/modelspec"
 	"github.com/featurizer/featurizer/table"
 )
 
@@ -141,18 +142,18 @@ func TestMLflowLoadsModels(t *testing.T) {
 	for i, split := range []string{"train", "validation", "test"} {
 		colours(t, filepath.Join(dir, "img", split), map[string]int{"train": 24, "validation": 8, "test": 8}[split], i)
 		if r := run(t, "featurize", "--backbone", model, "--spec", spec, "--input", filepath.Join(dir, "img", split),
-			"--output", filepath.Join(dir, "features", split), "--quiet"); r.code != 0 {
+			"--output", filepath.Join(dir, "features", split), "--quiet"); r.code != exitOK {
 			t.Fatalf("featurize %s: %d %s", split, r.code, r.stderr)
 		}
 	}
 	f := func(s string) string { return filepath.Join(dir, "features", s) }
 	combined, headOnly := filepath.Join(dir, "combined"), filepath.Join(dir, "head-only")
 	if r := run(t, "train", "--features", f("train"), "--validation", f("validation"), "--test", f("test"), "--output", combined,
-		"--backbone-weights", model, "--seed", "7", "--quiet"); r.code != 0 {
+		"--backbone-weights", model, "--seed", "7", "--quiet"); r.code != exitOK {
 		t.Fatalf("train: %d %s", r.code, r.stderr)
 	}
 	if r := run(t, "train", "--features", f("train"), "--validation", f("validation"), "--test", f("test"), "--output", headOnly,
-		"--models-dir", filepath.Join(dir, "no-models"), "--seed", "7", "--quiet"); r.code != 0 {
+		"--models-dir", filepath.Join(dir, "no-models"), "--seed", "7", "--quiet"); r.code != exitOK {
 		t.Fatalf("train head only: %d %s", r.code, r.stderr)
 	}
 	if _, err := os.Stat(filepath.Join(headOnly, head.CombinedONNX)); err == nil {
@@ -160,10 +161,10 @@ func TestMLflowLoadsModels(t *testing.T) {
 	}
 	predImages, predFeatures := filepath.Join(dir, "pred-images"), filepath.Join(dir, "pred-features")
 	if r := run(t, "predict", "--model", combined, "--backbone", model, "--spec", spec, "--input", filepath.Join(dir, "img", "test"),
-		"--output", predImages, "--top-k", "3", "--quiet"); r.code != 0 {
+		"--output", predImages, "--top-k", "3", "--quiet"); r.code != exitOK {
 		t.Fatalf("predict images: %d %s", r.code, r.stderr)
 	}
-	if r := run(t, "predict", "--model", headOnly, "--features", f("test"), "--output", predFeatures, "--top-k", "3", "--quiet"); r.code != 0 {
+	if r := run(t, "predict", "--model", headOnly, "--features", f("test"), "--output", predFeatures, "--top-k", "3", "--quiet"); r.code != exitOK {
 		t.Fatalf("predict features: %d %s", r.code, r.stderr)
 	}
 	byImages, err := table.ReadAll[table.PredictionRow](predImages)
@@ -184,7 +185,7 @@ func TestMLflowLoadsModels(t *testing.T) {
 
 	// The tensors featurizer feeds the backbone, image by image in the
 	// prediction table's order, from its own decoder and preprocessor.
-	s, err := backbones.LoadSpecFile(spec)
+	s, err := modelspec.LoadSpecFile(spec)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -254,8 +255,8 @@ func TestMLflowLoadsModels(t *testing.T) {
 	if maj := strings.Join(strings.SplitN(rep.Python, ".", 3)[:2], "."); maj != head.PythonVersion {
 		t.Errorf("the models pin Python %s, they were loaded by Python %s", head.PythonVersion, rep.Python)
 	}
-	if head.Requirements()[2] != "onnxruntime=="+backbones.ORTVersion {
-		t.Errorf("requirements pin %s, featurizer runs onnxruntime %s", head.Requirements()[2], backbones.ORTVersion)
+	if head.Requirements()[2] != "onnxruntime=="+version.ONNXRuntime {
+		t.Errorf("requirements pin %s, featurizer runs onnxruntime %s", head.Requirements()[2], version.ONNXRuntime)
 	}
 
 	// The tables the minimum versions come from, against the environment.

@@ -50,11 +50,8 @@ func start(t *testing.T, args ...string) (cmd *exec.Cmd, stderr *bytes.Buffer, w
 // reject at the read stage, never opened (opening a pipe waits for a
 // writer forever); the job finishes, exit 0. Through a manifest too.
 func TestNonRegularInputsAreRejects(t *testing.T) {
-	needRuntime(t)
-	dir := t.TempDir()
-	model, spec := tinyBackbone(t, dir, testmodels.Options{})
-	in := filepath.Join(dir, "images")
-	dataset(t, in)
+	fx := newFixture(t, testmodels.Options{})
+	dir, model, spec, in := fx.dir, fx.model, fx.spec, fx.in
 	if err := syscall.Mkfifo(filepath.Join(in, "cats", "pipe.png"), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +72,7 @@ func TestNonRegularInputsAreRejects(t *testing.T) {
 	for _, src := range []string{in, manifest} {
 		out := filepath.Join(dir, "out-"+filepath.Base(src))
 		_, stderr, wait := start(t, "featurize", "--backbone", model, "--spec", spec, "--input", src, "--output", out, "--progress", "none")
-		if code := wait(30 * time.Second); code != 0 {
+		if code := wait(30 * time.Second); code != exitOK {
 			t.Fatalf("%s: exit %d\n%s", src, code, stderr.String())
 		}
 		rejects, err := table.ReadAll[table.RejectRow](filepath.Join(out, table.RejectsDir))
@@ -108,10 +105,8 @@ func TestInterruptWhileAReadWaits(t *testing.T) {
 	if b, err := os.ReadFile("/proc/sys/fs/leases-enable"); err == nil && strings.TrimSpace(string(b)) == "0" {
 		t.Skip("file leases are disabled on this machine (/proc/sys/fs/leases-enable)")
 	}
-	dir := t.TempDir()
-	model, spec := tinyBackbone(t, dir, testmodels.Options{})
-	in := filepath.Join(dir, "images")
-	dataset(t, in)
+	fx := newFixture(t, testmodels.Options{})
+	dir, model, spec, in := fx.dir, fx.model, fx.spec, fx.in
 	leased := filepath.Join(in, "cats", "c1.png")
 	f, err := os.Open(leased)
 	if err != nil {
@@ -147,7 +142,7 @@ func TestInterruptWhileAReadWaits(t *testing.T) {
 	}
 	t0 := time.Now()
 	cmd.Process.Signal(syscall.SIGINT)
-	if code := wait(10 * time.Second); code != 130 {
+	if code := wait(10 * time.Second); code != exitInterrupted {
 		t.Fatalf("exit %d, want 130\n%s", code, stderr.String())
 	}
 	t.Logf("stopped %v after the signal", time.Since(t0).Round(time.Millisecond))

@@ -48,7 +48,7 @@ func TestStoreOutageFailsTheJobNotTheImage(t *testing.T) {
 		"--rows-per-part", "2", "--workers", "1", "--progress", "none"}
 
 	r := run(t, args...)
-	if r.code != 1 || !strings.Contains(r.stderr, "04.png") {
+	if r.code != exitFailure || !strings.Contains(r.stderr, "04.png") {
 		t.Fatalf("exit %d, want 1 with an error naming the object\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	if _, err := os.Stat(filepath.Join(out, table.SuccessFile)); err == nil {
@@ -63,7 +63,7 @@ func TestStoreOutageFailsTheJobNotTheImage(t *testing.T) {
 	}
 
 	failing.Store(false)
-	if r := run(t, args...); r.code != 0 {
+	if r := run(t, args...); r.code != exitOK {
 		t.Fatalf("rerun: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	rows, err := table.ReadAll[table.FeatureRow](out)

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/featurizer/featurizer/backbones"
+	"github.com/featurizer/featurizer/download"
 	"github.com/featurizer/featurizer/internal/testmodels"
 	"github.com/featurizer/featurizer/internal/testservers"
 	"github.com/featurizer/featurizer/table"
@@ -47,12 +47,12 @@ func readersSetup(t *testing.T) (dir, model, spec, trainTable, modelDir string) 
 	dir, model, spec = trainSetup(t, 3)
 	trainTable = filepath.Join(dir, "train10")
 	if r := run(t, "featurize", "--backbone", model, "--spec", spec, "--input", filepath.Join(dir, "img", "train"),
-		"--output", trainTable, "--rows-per-part", "10", "--quiet"); r.code != 0 {
+		"--output", trainTable, "--rows-per-part", "10", "--quiet"); r.code != exitOK {
 		t.Fatalf("featurize: %d %s", r.code, r.stderr)
 	}
 	modelDir = filepath.Join(dir, "model")
 	if r := run(t, "train", "--features", trainTable, "--validation", filepath.Join(dir, "features", "validation"),
-		"--output", modelDir, "--reg-param", "0.01", "--quiet"); r.code != 0 {
+		"--output", modelDir, "--reg-param", "0.01", "--quiet"); r.code != exitOK {
 		t.Fatalf("train: %d %s", r.code, r.stderr)
 	}
 	return dir, model, spec, trainTable, modelDir
@@ -107,19 +107,19 @@ func TestIncompleteTablesRefused(t *testing.T) {
 	}
 	for _, c := range cases {
 		out := filepath.Join(dir, "m-"+strings.ReplaceAll(c.name, " ", "-"))
-		oneLine(t, c.name+": train --features", run(t, "train", "--features", c.table, "--validation", val, "--output", out, "--reg-param", "0.01"), 2,
+		oneLine(t, c.name+": train --features", run(t, "train", "--features", c.table, "--validation", val, "--output", out, "--reg-param", "0.01"), exitUsage,
 			append([]string{"features: table " + c.table}, c.want...)...)
 		if _, err := os.Stat(out); err == nil {
 			t.Errorf("%s: train wrote a model from an incomplete table", c.name)
 		}
-		oneLine(t, c.name+": train --validation", run(t, "train", "--features", trainTable, "--validation", c.table, "--output", out, "--reg-param", "0.01"), 2,
+		oneLine(t, c.name+": train --validation", run(t, "train", "--features", trainTable, "--validation", c.table, "--output", out, "--reg-param", "0.01"), exitUsage,
 			append([]string{"validation: table " + c.table}, c.want...)...)
-		oneLine(t, c.name+": train --test", run(t, "train", "--features", trainTable, "--validation", val, "--test", c.table, "--output", out, "--reg-param", "0.01"), 2,
+		oneLine(t, c.name+": train --test", run(t, "train", "--features", trainTable, "--validation", val, "--test", c.table, "--output", out, "--reg-param", "0.01"), exitUsage,
 			append([]string{"test: table " + c.table}, c.want...)...)
-		oneLine(t, c.name+": predict --features", run(t, "predict", "--quiet", "--model", modelDir, "--features", c.table, "--output", filepath.Join(dir, "p-"+c.name)), 2,
+		oneLine(t, c.name+": predict --features", run(t, "predict", "--quiet", "--model", modelDir, "--features", c.table, "--output", filepath.Join(dir, "p-"+c.name)), exitUsage,
 			append([]string{"features: table " + c.table}, c.want...)...)
 		r := run(t, "show", c.table)
-		if r.code != 2 || !strings.HasPrefix(r.stdout, "INCOMPLETE TABLE") {
+		if r.code != exitUsage || !strings.HasPrefix(r.stdout, "INCOMPLETE TABLE") {
 			t.Errorf("%s: show: exit %d\n%s%s", c.name, r.code, r.stdout, r.stderr)
 		}
 	}
@@ -128,10 +128,10 @@ func TestIncompleteTablesRefused(t *testing.T) {
 	// a killed upload's temporary.
 	os.WriteFile(filepath.Join(trainTable, "_lease.json"), []byte(`{}`), 0o644)
 	os.WriteFile(filepath.Join(trainTable, ".part-00001.parquet.tmp-abc123"), []byte("half"), 0o644)
-	if r := run(t, "train", "--features", trainTable, "--validation", val, "--output", filepath.Join(dir, "m-ok"), "--reg-param", "0.01", "--quiet"); r.code != 0 {
+	if r := run(t, "train", "--features", trainTable, "--validation", val, "--output", filepath.Join(dir, "m-ok"), "--reg-param", "0.01", "--quiet"); r.code != exitOK {
 		t.Errorf("train on a complete table with hidden files: %d %s", r.code, r.stderr)
 	}
-	if r := run(t, "show", trainTable); r.code != 0 || strings.Contains(r.stdout, "INCOMPLETE") {
+	if r := run(t, "show", trainTable); r.code != exitOK || strings.Contains(r.stdout, "INCOMPLETE") {
 		t.Errorf("show of a complete table: %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 }
@@ -147,34 +147,34 @@ func TestShardedAndIncrementalTablesRead(t *testing.T) {
 		t.Helper()
 		args := append([]string{"featurize", "--backbone", model, "--spec", spec, "--input", filepath.Join(dir, "img", "train"),
 			"--output", out, "--rows-per-part", "5", "--quiet"}, extra...)
-		if r := run(t, args...); r.code != 0 {
+		if r := run(t, args...); r.code != exitOK {
 			t.Fatalf("%v: %d %s", extra, r.code, r.stderr)
 		}
 	}
 	featurize(sharded, "--shard", "0/2")
 	half := filepath.Join(dir, "half")
 	copyTable(t, sharded, half)
-	oneLine(t, "half-sharded", run(t, "train", "--features", half, "--validation", val, "--output", filepath.Join(dir, "m0"), "--reg-param", "0.01"), 2,
+	oneLine(t, "half-sharded", run(t, "train", "--features", half, "--validation", val, "--output", filepath.Join(dir, "m0"), "--reg-param", "0.01"), exitUsage,
 		"incomplete", "shards not finished: 1/2", "--shard i/n")
 	featurize(sharded, "--shard", "1/2")
 	for _, tb := range []string{sharded} {
-		if r := run(t, "train", "--features", tb, "--validation", val, "--output", filepath.Join(dir, "m1"), "--reg-param", "0.01", "--quiet"); r.code != 0 {
+		if r := run(t, "train", "--features", tb, "--validation", val, "--output", filepath.Join(dir, "m1"), "--reg-param", "0.01", "--quiet"); r.code != exitOK {
 			t.Errorf("train on the sharded table: %d %s", r.code, r.stderr)
 		}
 	}
 	// A new image: an incremental generation (part-g0001-*).
 	writePNG(t, filepath.Join(dir, "img", "train", "red", "new.png"), picture(40, 40, 1))
 	inc := filepath.Join(dir, "features", "train")
-	if r := run(t, "featurize", "--backbone", model, "--spec", spec, "--input", filepath.Join(dir, "img", "train"), "--output", inc, "--incremental", "--quiet"); r.code != 0 {
+	if r := run(t, "featurize", "--backbone", model, "--spec", spec, "--input", filepath.Join(dir, "img", "train"), "--output", inc, "--incremental", "--quiet"); r.code != exitOK {
 		t.Fatalf("incremental: %d %s", r.code, r.stderr)
 	}
 	if g, _ := filepath.Glob(filepath.Join(inc, "part-g0001-*.parquet")); len(g) == 0 {
 		t.Fatal("no new generation written")
 	}
-	if r := run(t, "train", "--features", inc, "--validation", val, "--output", filepath.Join(dir, "m2"), "--reg-param", "0.01", "--quiet"); r.code != 0 {
+	if r := run(t, "train", "--features", inc, "--validation", val, "--output", filepath.Join(dir, "m2"), "--reg-param", "0.01", "--quiet"); r.code != exitOK {
 		t.Errorf("train on the incremental table: %d %s", r.code, r.stderr)
 	}
-	if r := run(t, "show", inc); r.code != 0 || strings.Contains(r.stdout, "INCOMPLETE") {
+	if r := run(t, "show", inc); r.code != exitOK || strings.Contains(r.stdout, "INCOMPLETE") {
 		t.Errorf("show of the incremental table: %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 }
@@ -188,23 +188,23 @@ func TestPartFootersChecked(t *testing.T) {
 	other, otherSpec := tinyBackbone(t, t.TempDir(), testmodels.Options{Seed: 99})
 	otherTable := filepath.Join(dir, "other")
 	if r := run(t, "featurize", "--backbone", other, "--spec", otherSpec, "--input", filepath.Join(dir, "img", "train"),
-		"--output", otherTable, "--rows-per-part", "10", "--quiet"); r.code != 0 {
+		"--output", otherTable, "--rows-per-part", "10", "--quiet"); r.code != exitOK {
 		t.Fatal(r.stderr)
 	}
-	sum, _ := backbones.HashFile(other)
+	sum, _ := download.HashFile(other)
 	swapped := filepath.Join(dir, "swapped")
 	copyTable(t, trainTable, swapped)
 	copyTable(t, filepath.Join(otherTable, table.PartName(2)), filepath.Join(swapped, table.PartName(2)))
 	want := []string{"part " + table.PartName(2), "weights_sha256", sum[:12]}
-	oneLine(t, "train", run(t, "train", "--features", swapped, "--validation", val, "--output", filepath.Join(dir, "m"), "--reg-param", "0.01"), 2, want...)
-	oneLine(t, "train --validation", run(t, "train", "--features", trainTable, "--validation", swapped, "--output", filepath.Join(dir, "m"), "--reg-param", "0.01"), 2, want...)
-	oneLine(t, "predict", run(t, "predict", "--quiet", "--model", modelDir, "--features", swapped, "--output", filepath.Join(dir, "p")), 2, want...)
-	if r := run(t, "show", swapped); r.code != 2 || !strings.HasPrefix(r.stdout, "INCONSISTENT TABLE") {
+	oneLine(t, "train", run(t, "train", "--features", swapped, "--validation", val, "--output", filepath.Join(dir, "m"), "--reg-param", "0.01"), exitUsage, want...)
+	oneLine(t, "train --validation", run(t, "train", "--features", trainTable, "--validation", swapped, "--output", filepath.Join(dir, "m"), "--reg-param", "0.01"), exitUsage, want...)
+	oneLine(t, "predict", run(t, "predict", "--quiet", "--model", modelDir, "--features", swapped, "--output", filepath.Join(dir, "p")), exitUsage, want...)
+	if r := run(t, "show", swapped); r.code != exitUsage || !strings.HasPrefix(r.stdout, "INCONSISTENT TABLE") {
 		t.Errorf("show: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	// One part file of another backbone's table, given alone: its footer
 	// is the provenance, checked against the model's.
-	oneLine(t, "predict one part", run(t, "predict", "--quiet", "--model", modelDir, "--features", filepath.Join(otherTable, table.PartName(0)), "--output", filepath.Join(dir, "p1")), 2,
+	oneLine(t, "predict one part", run(t, "predict", "--quiet", "--model", modelDir, "--features", filepath.Join(otherTable, table.PartName(0)), "--output", filepath.Join(dir, "p1")), exitUsage,
 		"feature mismatch", sum[:12])
 }
 
@@ -252,7 +252,7 @@ func TestNonFiniteFeatures(t *testing.T) {
 
 	pred := filepath.Join(dir, "pred")
 	r := run(t, "predict", "--quiet", "--model", modelDir, "--features", bad, "--output", pred)
-	if r.code != 0 || !strings.Contains(r.stdout, "2 rejected (features 2)") {
+	if r.code != exitOK || !strings.Contains(r.stdout, "2 rejected (features 2)") {
 		t.Errorf("predict: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	preds, err := table.ReadAll[table.PredictionRow](pred)
@@ -285,12 +285,12 @@ func TestNonFiniteFeatures(t *testing.T) {
 	// train: the first bad row in table order is the NaN one (part 1, row 3
 	// of it: row 13 of the table), whatever split it falls in.
 	want := []string{"table " + bad, "row 13 (" + nanPath + ")", "NaN in features[5]"}
-	oneLine(t, "train --features (split)", run(t, "train", "--features", bad, "--output", filepath.Join(dir, "m1")), 2, append([]string{"features: "}, want...)...)
-	oneLine(t, "train --features", run(t, "train", "--features", bad, "--validation", val, "--output", filepath.Join(dir, "m2")), 2, append([]string{"features: "}, want...)...)
-	oneLine(t, "train --features adam", run(t, "train", "--features", bad, "--validation", val, "--test", val, "--output", filepath.Join(dir, "m3"), "--solver", "adam", "--max-iter", "2", "--quiet"), 2,
+	oneLine(t, "train --features (split)", run(t, "train", "--features", bad, "--output", filepath.Join(dir, "m1")), exitUsage, append([]string{"features: "}, want...)...)
+	oneLine(t, "train --features", run(t, "train", "--features", bad, "--validation", val, "--output", filepath.Join(dir, "m2")), exitUsage, append([]string{"features: "}, want...)...)
+	oneLine(t, "train --features adam", run(t, "train", "--features", bad, "--validation", val, "--test", val, "--output", filepath.Join(dir, "m3"), "--solver", "adam", "--max-iter", "2", "--quiet"), exitUsage,
 		append([]string{"features: "}, want...)...)
-	oneLine(t, "train --validation", run(t, "train", "--features", trainTable, "--validation", bad, "--output", filepath.Join(dir, "m4")), 2, append([]string{"validation: "}, want...)...)
-	oneLine(t, "train --test", run(t, "train", "--features", trainTable, "--validation", val, "--test", bad, "--output", filepath.Join(dir, "m5"), "--reg-param", "0.01"), 2,
+	oneLine(t, "train --validation", run(t, "train", "--features", trainTable, "--validation", bad, "--output", filepath.Join(dir, "m4")), exitUsage, append([]string{"validation: "}, want...)...)
+	oneLine(t, "train --test", run(t, "train", "--features", trainTable, "--validation", val, "--test", bad, "--output", filepath.Join(dir, "m5"), "--reg-param", "0.01"), exitUsage,
 		append([]string{"test: "}, want...)...)
 	for _, m := range []string{"m1", "m2", "m3", "m4", "m5"} {
 		if _, err := os.Stat(filepath.Join(dir, m)); err == nil {
@@ -322,14 +322,14 @@ func TestIncompleteTableInMinIO(t *testing.T) {
 		}
 	}
 	val := filepath.Join(dir, "features", "validation")
-	if r := run(t, "train", "--features", srv.URL("complete"), "--validation", val, "--output", filepath.Join(dir, "m0"), "--reg-param", "0.01", "--quiet"); r.code != 0 {
+	if r := run(t, "train", "--features", srv.URL("complete"), "--validation", val, "--output", filepath.Join(dir, "m0"), "--reg-param", "0.01", "--quiet"); r.code != exitOK {
 		t.Fatalf("train from the bucket: %d %s", r.code, r.stderr)
 	}
 	killed := srv.URL("killed")
 	want := []string{"incomplete", "missing " + table.SuccessFile + ", " + table.ManifestFile, "rerun the same featurize command"}
-	oneLine(t, "train", run(t, "train", "--features", killed, "--validation", val, "--output", filepath.Join(dir, "m1"), "--reg-param", "0.01"), 2, want...)
-	oneLine(t, "predict", run(t, "predict", "--quiet", "--model", modelDir, "--features", killed, "--output", filepath.Join(dir, "p")), 2, want...)
-	if r := run(t, "show", killed); r.code != 2 || !strings.HasPrefix(r.stdout, "INCOMPLETE TABLE") {
+	oneLine(t, "train", run(t, "train", "--features", killed, "--validation", val, "--output", filepath.Join(dir, "m1"), "--reg-param", "0.01"), exitUsage, want...)
+	oneLine(t, "predict", run(t, "predict", "--quiet", "--model", modelDir, "--features", killed, "--output", filepath.Join(dir, "p")), exitUsage, want...)
+	if r := run(t, "show", killed); r.code != exitUsage || !strings.HasPrefix(r.stdout, "INCOMPLETE TABLE") {
 		t.Errorf("show: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 }
@@ -340,16 +340,16 @@ func TestRunDoesNotReuseIncompleteTable(t *testing.T) {
 	dir, _, _ := trainSetup(t, 5)
 	job := filepath.Join(dir, "job.yaml")
 	os.WriteFile(job, []byte(jobYAML), 0o644)
-	if r := run(t, "run", job, "--quiet"); r.code != 0 {
+	if r := run(t, "run", job, "--quiet"); r.code != exitOK {
 		t.Fatalf("run: %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	val := filepath.Join(dir, "job-out", "features", "validation")
 	os.Remove(filepath.Join(val, table.PartName(0)))
 	r := run(t, "run", job, "--quiet")
-	if r.code != 0 || !strings.Contains(r.stdout, "featurize validation   done") || !strings.Contains(r.stdout, "featurize train        up to date") {
+	if r.code != exitOK || !strings.Contains(r.stdout, "featurize validation   done") || !strings.Contains(r.stdout, "featurize train        up to date") {
 		t.Errorf("rerun: %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
-	if r := run(t, "show", val); r.code != 0 || strings.Contains(r.stdout, "INCOMPLETE") {
+	if r := run(t, "show", val); r.code != exitOK || strings.Contains(r.stdout, "INCOMPLETE") {
 		t.Errorf("the validation table after the rerun: %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 }

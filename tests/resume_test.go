@@ -32,7 +32,7 @@ func TestKill9Resume(t *testing.T) {
 			"--rows-per-part", "5", "--batch-size", "2", "--workers", "1", "--threads", "1", "--quiet"}
 	}
 	clean := filepath.Join(dir, "clean")
-	if r := run(t, args(clean)...); r.code != 0 {
+	if r := run(t, args(clean)...); r.code != exitOK {
 		t.Fatal(r.stderr)
 	}
 	out := filepath.Join(dir, "killed")
@@ -48,7 +48,7 @@ func TestKill9Resume(t *testing.T) {
 		return err == nil // it had finished
 	})
 	if _, err := os.Stat(filepath.Join(out, table.SuccessFile)); err != nil {
-		if r := run(t, args(out)...); r.code != 0 {
+		if r := run(t, args(out)...); r.code != exitOK {
 			t.Fatalf("final rerun: %d %s", r.code, r.stderr)
 		}
 	}
@@ -96,7 +96,7 @@ func TestKill9Resume(t *testing.T) {
 		if parts, _ := filepath.Glob(filepath.Join(other, "part-*.parquet")); len(parts) > 0 {
 			os.Rename(filepath.Join(in, "x", "00.png"), filepath.Join(in, "x", "000-renamed.png"))
 			r := run(t, args(other)...)
-			if r.code != 2 || !strings.Contains(r.stderr, "changed since the interrupted run") {
+			if r.code != exitUsage || !strings.Contains(r.stderr, "changed since the interrupted run") {
 				t.Errorf("changed input: %d %s", r.code, r.stderr)
 			}
 		}

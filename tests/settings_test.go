@@ -65,13 +65,13 @@ func TestSettingsRangeChecked(t *testing.T) {
 			args = append([]string{"run", job}, args...)
 		}
 		r := run(t, args...)
-		if r.code != 2 || !strings.Contains(r.stderr, c.want) || strings.Count(strings.TrimSpace(r.stderr), "\n") > 0 {
+		if r.code != exitUsage || !strings.Contains(r.stderr, c.want) || strings.Count(strings.TrimSpace(r.stderr), "\n") > 0 {
 			t.Errorf("%s: got exit %d %q, want one line with %q", strings.Join(c.args, " "), r.code, r.stderr, c.want)
 		}
 	}
 	// The same values written in the file itself.
 	os.WriteFile(job, []byte(jobYAML+"featurize:\n  batch_size: 0\n"), 0o644)
-	if r := run(t, "run", job); r.code != 2 || !strings.Contains(r.stderr, "job.yaml: featurize.batch_size: expected a positive integer, got 0") {
+	if r := run(t, "run", job); r.code != exitUsage || !strings.Contains(r.stderr, "job.yaml: featurize.batch_size: expected a positive integer, got 0") {
 		t.Errorf("batch_size 0 in the file: exit %d %q", r.code, r.stderr)
 	}
 }

@@ -24,7 +24,7 @@ func TestShardsEqualOneRun(t *testing.T) {
 		writePNG(t, filepath.Join(in, []string{"a", "b", "c"}[i%3], fmt.Sprintf("%02d.png", i)), picture(30+i%7, 40, i))
 	}
 	one := filepath.Join(dir, "one")
-	if r := run(t, "featurize", "--backbone", model, "--spec", spec, "--input", in, "--output", one, "--quiet"); r.code != 0 {
+	if r := run(t, "featurize", "--backbone", model, "--spec", spec, "--input", in, "--output", one, "--quiet"); r.code != exitOK {
 		t.Fatal(r.stderr)
 	}
 	sharded := filepath.Join(dir, "sharded")
@@ -63,36 +63,33 @@ func TestShardsEqualOneRun(t *testing.T) {
 		}
 	}
 	// The sharded table trains like any other.
-	if r := run(t, "train", "--features", sharded, "--output", filepath.Join(dir, "model"), "--quiet", "--reg-param", "0.01"); r.code != 0 {
+	if r := run(t, "train", "--features", sharded, "--output", filepath.Join(dir, "model"), "--quiet", "--reg-param", "0.01"); r.code != exitOK {
 		t.Errorf("train on the sharded table: %s", r.stderr)
 	}
 	// A shard's parts are not redone by accident.
 	r := run(t, "featurize", "--backbone", model, "--spec", spec, "--input", in, "--output", sharded, "--shard", "2/4")
-	if r.code != 2 || !strings.Contains(r.stderr, "parts of shard 2/4") {
+	if r.code != exitUsage || !strings.Contains(r.stderr, "parts of shard 2/4") {
 		t.Errorf("rerun of a shard: %d %s", r.code, r.stderr)
 	}
 }
 
 // A Kubernetes Indexed Job gives the shard through the environment.
 func TestShardFromIndexedJobEnv(t *testing.T) {
-	needRuntime(t)
-	dir := t.TempDir()
-	model, spec := tinyBackbone(t, dir, testmodels.Options{})
-	in := filepath.Join(dir, "images")
-	dataset(t, in)
+	fx := newFixture(t, testmodels.Options{})
+	dir, model, spec, in := fx.dir, fx.model, fx.spec, fx.in
 	out := filepath.Join(dir, "out")
-	r := run2(t, map[string]string{"JOB_COMPLETION_INDEX": "1", "JOB_COMPLETION_COUNT": "2"}, "featurize", "--backbone", model, "--spec", spec,
+	r := runEnv(t, map[string]string{"JOB_COMPLETION_INDEX": "1", "JOB_COMPLETION_COUNT": "2"}, "featurize", "--backbone", model, "--spec", spec,
 		"--input", in, "--output", out, "--quiet")
-	if r.code != 0 {
+	if r.code != exitOK {
 		t.Fatal(r.stderr)
 	}
 	parts, _ := filepath.Glob(filepath.Join(out, "part-s001-*.parquet"))
 	if len(parts) == 0 {
 		t.Errorf("no parts of shard 1: %v", parts)
 	}
-	r = run2(t, map[string]string{"JOB_COMPLETION_INDEX": "3", "JOB_COMPLETION_COUNT": "2"}, "featurize", "--backbone", model, "--spec", spec,
+	r = runEnv(t, map[string]string{"JOB_COMPLETION_INDEX": "3", "JOB_COMPLETION_COUNT": "2"}, "featurize", "--backbone", model, "--spec", spec,
 		"--input", in, "--output", filepath.Join(dir, "o2"))
-	if r.code != 2 || !strings.Contains(r.stderr, "JOB_COMPLETION_INDEX") {
+	if r.code != exitUsage || !strings.Contains(r.stderr, "JOB_COMPLETION_INDEX") {
 		t.Errorf("bad index: %d %s", r.code, r.stderr)
 	}
 }
@@ -118,10 +115,10 @@ func TestFeaturizeFromAzureBlob(t *testing.T) {
 		return nil
 	})
 	fromBlob, fromDisk := filepath.Join(dir, "blob"), filepath.Join(dir, "disk")
-	if r := run(t, "featurize", "--backbone", model, "--spec", spec, "--input", loc, "--output", fromBlob, "--quiet"); r.code != 0 {
+	if r := run(t, "featurize", "--backbone", model, "--spec", spec, "--input", loc, "--output", fromBlob, "--quiet"); r.code != exitOK {
 		t.Fatalf("%d %s", r.code, r.stderr)
 	}
-	if r := run(t, "featurize", "--backbone", model, "--spec", spec, "--input", local, "--output", fromDisk, "--quiet"); r.code != 0 {
+	if r := run(t, "featurize", "--backbone", model, "--spec", spec, "--input", local, "--output", fromDisk, "--quiet"); r.code != exitOK {
 		t.Fatal(r.stderr)
 	}
 	a, _ := table.ReadAll[table.FeatureRow](fromBlob)

@@ -32,7 +32,7 @@ func predictShared(t *testing.T, input string) []table.PredictionRow {
 	out := filepath.Join(t.TempDir(), "pred")
 	r := run(t, "predict", "--backbone", "mobilenetv2", "--models-dir", filepath.Join(sh, "models"), "--offline",
 		"--input", filepath.Join(sh, "data", input), "--output", out, "--top-k", "5", "--progress", "none")
-	if r.code != 0 {
+	if r.code != exitOK {
 		t.Fatalf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	rows, err := table.ReadAll[table.PredictionRow](out)
@@ -121,7 +121,7 @@ func TestMobileNetV2Clothing(t *testing.T) {
 		out := filepath.Join(t.TempDir(), split)
 		r := run(t, "featurize", "--backbone", "mobilenetv2", "--models-dir", filepath.Join(sh, "models"), "--offline",
 			"--input", filepath.Join(sh, "data", "clothing-small", split), "--output", out, "--progress", "none")
-		if r.code != 0 {
+		if r.code != exitOK {
 			t.Fatalf("%s: exit %d\n%s", split, r.code, r.stderr)
 		}
 		rows, err := table.ReadAll[table.FeatureRow](out)

@@ -25,10 +25,8 @@ func TestNoTelemetryLitter(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := t.TempDir()
-	model, spec := tinyBackbone(t, dir, testmodels.Options{})
-	in := filepath.Join(dir, "images")
-	dataset(t, in)
+	fx := newFixture(t, testmodels.Options{})
+	dir, model, spec, in := fx.dir, fx.model, fx.spec, fx.in
 	home := filepath.Join(dir, "home")
 	os.MkdirAll(home, 0o755)
 

@@ -19,9 +19,11 @@ import (
 	"testing"
 
 	"github.com/featurizer/featurizer/backbones"
+	"github.com/featurizer/featurizer/download"
 	"github.com/featurizer/featurizer/featurize"
 	"github.com/featurizer/featurizer/head"
 	"github.com/featurizer/featurizer/internal/testmodels"
+	"github.com/featurizer/featurizer/modelspec"
 	"github.com/featurizer/featurizer/table"
 )
 
@@ -58,7 +60,7 @@ func trainSetup(t *testing.T, seed int64) (dir, model, spec string) {
 		colours(t, filepath.Join(dir, "img", split), map[string]int{"train": 24, "validation": 8, "test": 8}[split], i)
 		r := run(t, "featurize", "--backbone", model, "--spec", spec, "--input", filepath.Join(dir, "img", split),
 			"--output", filepath.Join(dir, "features", split), "--quiet")
-		if r.code != 0 {
+		if r.code != exitOK {
 			t.Fatalf("featurize %s: %d %s", split, r.code, r.stderr)
 		}
 	}
@@ -71,7 +73,7 @@ func TestTrainPredictEndToEnd(t *testing.T) {
 	out := filepath.Join(dir, "model")
 	r := run(t, "train", "--features", f("train"), "--validation", f("validation"), "--test", f("test"), "--output", out,
 		"--backbone-weights", model, "--seed", "7")
-	if r.code != 0 {
+	if r.code != exitOK {
 		t.Fatalf("train: %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	if !strings.Contains(r.stdout, "train done: 3 classes, 72 train rows") || !strings.Contains(r.stdout, "test accuracy 1.0000") {
@@ -99,10 +101,10 @@ func TestTrainPredictEndToEnd(t *testing.T) {
 
 	// Predict from images and from the stored features: the same answers.
 	pi, pf := filepath.Join(dir, "pred-img"), filepath.Join(dir, "pred-feat")
-	if r := run(t, "predict", "--model", out, "--backbone", model, "--spec", spec, "--input", filepath.Join(dir, "img", "test"), "--output", pi, "--quiet"); r.code != 0 {
+	if r := run(t, "predict", "--model", out, "--backbone", model, "--spec", spec, "--input", filepath.Join(dir, "img", "test"), "--output", pi, "--quiet"); r.code != exitOK {
 		t.Fatalf("predict images: %d %s", r.code, r.stderr)
 	}
-	if r := run(t, "predict", "--model", out, "--features", f("test"), "--output", pf, "--quiet"); r.code != 0 {
+	if r := run(t, "predict", "--model", out, "--features", f("test"), "--output", pf, "--quiet"); r.code != exitOK {
 		t.Fatalf("predict features: %d %s", r.code, r.stderr)
 	}
 	a, _ := table.ReadAll[table.PredictionRow](pi)
@@ -125,7 +127,7 @@ func TestTrainPredictEndToEnd(t *testing.T) {
 
 func checkCombined(t *testing.T, combined, model, spec string, folded *head.Params, images string) {
 	t.Helper()
-	s, err := backbones.LoadSpecFile(spec)
+	s, err := modelspec.LoadSpecFile(spec)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -188,45 +190,55 @@ func TestSpecMismatchRefused(t *testing.T) {
 	dir, _, _ := trainSetup(t, 3)
 	out := filepath.Join(dir, "model")
 	f := func(s string) string { return filepath.Join(dir, "features", s) }
-	if r := run(t, "train", "--features", f("train"), "--validation", f("validation"), "--output", out, "--quiet", "--reg-param", "0.01"); r.code != 0 {
+	if r := run(t, "train", "--features", f("train"), "--validation", f("validation"), "--output", out, "--quiet", "--reg-param", "0.01"); r.code != exitOK {
 		t.Fatalf("train: %s", r.stderr)
 	}
 	other, otherSpec := tinyBackbone(t, t.TempDir(), testmodels.Options{Seed: 99})
 	otherFeat := filepath.Join(dir, "other")
-	if r := run(t, "featurize", "--backbone", other, "--spec", otherSpec, "--input", filepath.Join(dir, "img", "test"), "--output", otherFeat, "--quiet"); r.code != 0 {
+	if r := run(t, "featurize", "--backbone", other, "--spec", otherSpec, "--input", filepath.Join(dir, "img", "test"), "--output", otherFeat, "--quiet"); r.code != exitOK {
 		t.Fatal(r.stderr)
 	}
-	sum, _ := backbones.HashFile(other)
+	sum, _ := download.HashFile(other)
 	r := run(t, "predict", "--model", out, "--features", otherFeat, "--output", filepath.Join(dir, "p"))
-	if r.code != 2 || !strings.Contains(r.stderr, "feature mismatch") || !strings.Contains(r.stderr, sum[:12]) {
+	if r.code != exitUsage || !strings.Contains(r.stderr, "feature mismatch") || !strings.Contains(r.stderr, sum[:12]) {
 		t.Errorf("exit %d: %s", r.code, r.stderr)
 	}
 	r = run(t, "predict", "--model", out, "--backbone", other, "--spec", otherSpec, "--input", filepath.Join(dir, "img", "test"), "--output", filepath.Join(dir, "p2"))
-	if r.code != 2 || !strings.Contains(r.stderr, "feature mismatch") {
+	if r.code != exitUsage || !strings.Contains(r.stderr, "feature mismatch") {
 		t.Errorf("exit %d: %s", r.code, r.stderr)
 	}
 	// And a validation table from another backbone cannot join training.
 	r = run(t, "train", "--features", f("train"), "--validation", otherFeat, "--output", filepath.Join(dir, "m2"))
-	if r.code != 2 || !strings.Contains(r.stderr, "feature mismatch") {
+	if r.code != exitUsage || !strings.Contains(r.stderr, "feature mismatch") {
 		t.Errorf("exit %d: %s", r.code, r.stderr)
 	}
 }
 
-// The same seed gives the same model, byte for byte.
+// The same seed gives the same model, byte for byte, and another seed
+// another model (so the comparison can fail).
 func TestTrainSeedReproducible(t *testing.T) {
 	dir, _, _ := trainSetup(t, 4)
 	var heads [][]byte
-	for i := 0; i < 2; i++ {
+	for i, seed := range []string{"11", "11", "12"} {
 		out := filepath.Join(dir, fmt.Sprint("m", i))
 		// One table, split by the seed; the MLP head, initialized by it.
-		if r := run(t, "train", "--features", filepath.Join(dir, "features", "train"), "--output", out, "--seed", "11", "--hidden", "6", "--quiet"); r.code != 0 {
+		if r := run(t, "train", "--features", filepath.Join(dir, "features", "train"), "--output", out, "--seed", seed, "--hidden", "6", "--quiet"); r.code != exitOK {
 			t.Fatal(r.stderr)
 		}
-		b, _ := os.ReadFile(filepath.Join(out, head.HeadONNX))
+		b, err := os.ReadFile(filepath.Join(out, head.HeadONNX))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(b) == 0 {
+			t.Fatalf("seed %s: empty %s", seed, head.HeadONNX)
+		}
 		heads = append(heads, b)
 	}
 	if !bytes.Equal(heads[0], heads[1]) {
 		t.Error("two runs with the same seed gave different heads")
+	}
+	if bytes.Equal(heads[0], heads[2]) {
+		t.Error("seeds 11 and 12 gave the same head")
 	}
 }
 
@@ -249,7 +261,7 @@ func TestRunJob(t *testing.T) {
 	job := filepath.Join(dir, "job.yaml")
 	os.WriteFile(job, []byte(jobYAML), 0o644)
 	r := run(t, "run", job, "--quiet")
-	if r.code != 0 {
+	if r.code != exitOK {
 		t.Fatalf("run: %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	if strings.Count(r.stdout, " done ") != 4 || !strings.Contains(r.stdout, "test accuracy") {
@@ -261,18 +273,18 @@ func TestRunJob(t *testing.T) {
 	}
 	before := stamp()
 	r = run(t, "run", job, "--quiet")
-	if r.code != 0 || strings.Count(r.stdout, "up to date") != 4 || stamp() != before {
+	if r.code != exitOK || strings.Count(r.stdout, "up to date") != 4 || stamp() != before {
 		t.Errorf("second run was not a no-op: %d\n%s", r.code, r.stdout)
 	}
 	// A changed head setting retrains without featurizing again.
 	r = run(t, "run", job, "--quiet", "--set", "train.reg_param=0.1")
-	if r.code != 0 || strings.Count(r.stdout, "up to date") != 3 || !strings.Contains(r.stdout, "train                  done") {
+	if r.code != exitOK || strings.Count(r.stdout, "up to date") != 3 || !strings.Contains(r.stdout, "train                  done") {
 		t.Errorf("changed setting: %d\n%s", r.code, r.stdout)
 	}
 	// A new image redoes that split only.
 	writePNG(t, filepath.Join(dir, "img", "test", "red", "new.png"), picture(40, 40, 1))
 	r = run(t, "run", job, "--quiet", "--set", "train.reg_param=0.1")
-	if r.code != 0 || !strings.Contains(r.stdout, "featurize test         done") || !strings.Contains(r.stdout, "featurize train        up to date") {
+	if r.code != exitOK || !strings.Contains(r.stdout, "featurize test         done") || !strings.Contains(r.stdout, "featurize train        up to date") {
 		t.Errorf("new image: %d\n%s", r.code, r.stdout)
 	}
 }
@@ -294,11 +306,11 @@ func TestRunJobConfigErrors(t *testing.T) {
 		os.MkdirAll(filepath.Join(dir, "img", "test"), 0o755)
 		os.WriteFile(job, []byte(c.yaml), 0o644)
 		r := run(t, "run", job)
-		if r.code != 2 || !strings.Contains(r.stderr, c.want) || strings.Count(strings.TrimSpace(r.stderr), "\n") > 0 {
+		if r.code != exitUsage || !strings.Contains(r.stderr, c.want) || strings.Count(strings.TrimSpace(r.stderr), "\n") > 0 {
 			t.Errorf("got exit %d %q, want one line with %q", r.code, r.stderr, c.want)
 		}
 	}
-	if r := run(t, "run", filepath.Join(dir, "job.yaml"), "--set", "train"); r.code != 2 || !strings.Contains(r.stderr, "expected key=value") {
+	if r := run(t, "run", filepath.Join(dir, "job.yaml"), "--set", "train"); r.code != exitUsage || !strings.Contains(r.stderr, "expected key=value") {
 		t.Errorf("--set without value: %d %s", r.code, r.stderr)
 	}
 }
@@ -341,8 +353,8 @@ train: {reg_param: 0.01}
 	cache := t.TempDir()
 	_, lib, _ := backbones.RuntimeInfo()
 	for i := 0; i < 2; i++ {
-		cmd := run2(t, map[string]string{"FEATURIZER_CACHE": cache, "FEATURIZER_ORT_LIB": lib}, "run", job, "--quiet")
-		if cmd.code != 0 {
+		cmd := runEnv(t, map[string]string{"FEATURIZER_CACHE": cache, "FEATURIZER_ORT_LIB": lib}, "run", job, "--quiet")
+		if cmd.code != exitOK {
 			t.Fatalf("run %d: %s%s", i, cmd.stdout, cmd.stderr)
 		}
 	}
@@ -355,22 +367,6 @@ train: {reg_param: 0.01}
 	}
 }
 
-func run2(t *testing.T, env map[string]string, args ...string) result {
-	t.Helper()
-	for k, v := range env {
-		old, had := os.LookupEnv(k)
-		os.Setenv(k, v)
-		defer func() {
-			if had {
-				os.Setenv(k, old)
-			} else {
-				os.Unsetenv(k)
-			}
-		}()
-	}
-	return run(t, args...)
-}
-
 // With ../shared: the clothing job trains on train, selects on validation
 // and reports test accuracy.
 func TestClothingJob(t *testing.T) {
@@ -378,7 +374,7 @@ func TestClothingJob(t *testing.T) {
 	out := t.TempDir()
 	r := run(t, "run", filepath.Join("..", "configs", "clothing-mobilenetv2.yaml"), "--quiet", "--offline",
 		"--set", "output="+out, "--set", "models_dir="+filepath.Join(sh, "models"))
-	if r.code != 0 {
+	if r.code != exitOK {
 		t.Fatalf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	art, _, err := head.LoadArtefact(filepath.Join(out, "model"))
@@ -401,7 +397,7 @@ func TestTrainAdamStreaming(t *testing.T) {
 	out := filepath.Join(dir, "adam")
 	r := run(t, "train", "--features", f("train"), "--validation", f("validation"), "--test", f("test"), "--output", out,
 		"--solver", "adam", "--reg-param", "0.001", "--max-iter", "60", "--batch-size", "16", "--learning-rate", "0.05")
-	if r.code != 0 {
+	if r.code != exitOK {
 		t.Fatalf("%d %s", r.code, r.stderr)
 	}
 	art, _, err := head.LoadArtefact(out)

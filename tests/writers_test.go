@@ -24,7 +24,7 @@ import (
 // level and _rejects/, as Spark and DuckDB see them.
 func outFiles(t *testing.T, loc string) []string {
 	t.Helper()
-	d, err := storage.OpenDir(context.Background(), loc)
+	d, err := storage.Open(context.Background(), loc)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,7 +122,7 @@ func TestOverwriteReshard(t *testing.T) {
 			"--rows-per-part", "3", "--batch-size", "4", "--workers", "1", "--threads", "1", "--quiet"}, extra...)
 	}
 	one := filepath.Join(dir, "one")
-	if r := run(t, args(one)...); r.code != 0 {
+	if r := run(t, args(one)...); r.code != exitOK {
 		t.Fatal(r.stderr)
 	}
 	srv := testservers.MinIO(t)
@@ -135,7 +135,7 @@ func TestOverwriteReshard(t *testing.T) {
 			shards(3)
 			tableTells(t, one, out, 3)
 			// 0/2 runs to its end before 1/2 starts.
-			if r := run(t, args(out, "--shard", "0/2", "--overwrite")...); r.code != 0 {
+			if r := run(t, args(out, "--shard", "0/2", "--overwrite")...); r.code != exitOK {
 				t.Fatalf("0/2: %d %s", r.code, r.stderr)
 			}
 			files := outFiles(t, out)
@@ -147,13 +147,13 @@ func TestOverwriteReshard(t *testing.T) {
 					t.Errorf("after 0/2 with --overwrite, %s of the 3-shard table is still there", p)
 				}
 			}
-			if r := run(t, args(out, "--shard", "1/2", "--overwrite")...); r.code != 0 {
+			if r := run(t, args(out, "--shard", "1/2", "--overwrite")...); r.code != exitOK {
 				t.Fatalf("1/2: %d %s", r.code, r.stderr)
 			}
 			tableTells(t, one, out, 2)
 			shards(4, "--overwrite")
 			tableTells(t, one, out, 4)
-			if r := run(t, args(out, "--overwrite")...); r.code != 0 {
+			if r := run(t, args(out, "--overwrite")...); r.code != exitOK {
 				t.Fatalf("unsharded: %d %s", r.code, r.stderr)
 			}
 			tableTells(t, one, out, 1)
@@ -262,18 +262,18 @@ func TestSecondWriterRefused(t *testing.T) {
 			for _, extra := range [][]string{{"--overwrite"}, nil} {
 				r := run(t, args(inB, out, extra...)...)
 				who := fmt.Sprintf("host %s, pid %d", host, a.Process.Pid)
-				if r.code != 2 || !strings.Contains(r.stderr, "being written by another job") || !strings.Contains(r.stderr, who) ||
+				if r.code != exitUsage || !strings.Contains(r.stderr, "being written by another job") || !strings.Contains(r.stderr, who) ||
 					!strings.Contains(r.stderr, "since ") || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 {
 					t.Errorf("second writer %v: exit %d, want 2 naming %q:\n%s", extra, r.code, who, r.stderr)
 				}
 			}
 			a.Process.Signal(syscall.SIGCONT)
-			if code, stderr := waitA(); code != 0 {
+			if code, stderr := waitA(); code != exitOK {
 				t.Fatalf("first writer: %d %s", code, stderr)
 			}
 			allUnder(t, out, inA, 24)
 			// Done: the other job may now replace the table.
-			if r := run(t, args(inB, out, "--overwrite")...); r.code != 0 {
+			if r := run(t, args(inB, out, "--overwrite")...); r.code != exitOK {
 				t.Fatalf("after the first job: %d %s", r.code, r.stderr)
 			}
 			allUnder(t, out, inB, 6)
@@ -284,17 +284,17 @@ func TestSecondWriterRefused(t *testing.T) {
 			k.Process.Signal(syscall.SIGKILL)
 			waitK()
 			r := run(t, args(inB, out)...)
-			if r.code != 2 || !strings.Contains(r.stderr, "interrupted run of another job") || !strings.Contains(r.stderr, fmt.Sprintf("pid %d", k.Process.Pid)) ||
+			if r.code != exitUsage || !strings.Contains(r.stderr, "interrupted run of another job") || !strings.Contains(r.stderr, fmt.Sprintf("pid %d", k.Process.Pid)) ||
 				!strings.Contains(r.stderr, "--overwrite") {
 				t.Errorf("after kill -9, another job: %d %s", r.code, r.stderr)
 			}
-			if r := run(t, args(inB, out, "--overwrite")...); r.code != 0 {
+			if r := run(t, args(inB, out, "--overwrite")...); r.code != exitOK {
 				t.Fatalf("after kill -9, another job with --overwrite: %d %s", r.code, r.stderr)
 			}
 			allUnder(t, out, inB, 6)
 
 			// A lease from another host: live, then stale.
-			d, err := storage.OpenDir(context.Background(), out)
+			d, err := storage.Open(context.Background(), out)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -310,16 +310,16 @@ func TestSecondWriterRefused(t *testing.T) {
 			}
 			forge(5 * time.Second)
 			r = run(t, args(inA, out, "--overwrite")...)
-			if r.code != 2 || !strings.Contains(r.stderr, "being written by another job (features of s3://elsewhere/images as 4 shards") ||
+			if r.code != exitUsage || !strings.Contains(r.stderr, "being written by another job (features of s3://elsewhere/images as 4 shards") ||
 				!strings.Contains(r.stderr, "host worker-7, pid 4242 (shard 3/4)") {
 				t.Errorf("live lease of another host: %d %s", r.code, r.stderr)
 			}
 			forge(time.Hour)
-			if r := run(t, args(inA, out)...); r.code != 2 || !strings.Contains(r.stderr, "interrupted run of another job") {
+			if r := run(t, args(inA, out)...); r.code != exitUsage || !strings.Contains(r.stderr, "interrupted run of another job") {
 				t.Errorf("stale lease of another host, without --overwrite: %d %s", r.code, r.stderr)
 			}
 			allUnder(t, out, inB, 6) // refusals change nothing
-			if r := run(t, args(inA, out, "--overwrite")...); r.code != 0 {
+			if r := run(t, args(inA, out, "--overwrite")...); r.code != exitOK {
 				t.Fatalf("stale lease of another host, with --overwrite: %d %s", r.code, r.stderr)
 			}
 			allUnder(t, out, inA, 24)
@@ -352,11 +352,11 @@ func TestTwoWritersAtOnce(t *testing.T) {
 		}
 		for k := range ins {
 			codes[k], errs[k] = waits[k]()
-			if codes[k] != 0 && (codes[k] != 2 || !strings.Contains(errs[k], "being written by another job")) {
+			if codes[k] != exitOK && (codes[k] != exitUsage || !strings.Contains(errs[k], "being written by another job")) {
 				t.Errorf("round %d, job %d: exit %d %s", round, k, codes[k], errs[k])
 			}
 		}
-		if codes[0] != 0 && codes[1] != 0 {
+		if codes[0] != exitOK && codes[1] != exitOK {
 			t.Fatalf("round %d: both refused", round)
 		}
 		m, err := table.ReadManifest(out)
@@ -381,7 +381,7 @@ func TestLayoutRefusalNamesTheLayout(t *testing.T) {
 	out := filepath.Join(dir, "out")
 	runShards(t, 2, func(i int) []string { return args("--shard", fmt.Sprintf("%d/2", i)) }, nil)
 	ref := filepath.Join(dir, "ref")
-	if r := run(t, args("--output", ref)...); r.code != 0 {
+	if r := run(t, args("--output", ref)...); r.code != exitOK {
 		t.Fatal(r.stderr)
 	}
 	tableTells(t, ref, out, 2)
@@ -395,7 +395,7 @@ func TestLayoutRefusalNamesTheLayout(t *testing.T) {
 		{nil, []string{"already holds a complete table written as 2 shards; pass --overwrite", "--incremental"}},
 	} {
 		r := run(t, args(c.args...)...)
-		ok := r.code == 2 && !strings.Contains(r.stderr, "changed since") && strings.Count(strings.TrimSpace(r.stderr), "\n") == 0
+		ok := r.code == exitUsage && !strings.Contains(r.stderr, "changed since") && strings.Count(strings.TrimSpace(r.stderr), "\n") == 0
 		for _, w := range c.want {
 			ok = ok && strings.Contains(r.stderr, w)
 		}
@@ -433,7 +433,7 @@ func TestIncrementalRefusalNamesTheSetting(t *testing.T) {
 	needRuntime(t)
 	dir, in, args := refusalSetup(t, 16)
 	out := filepath.Join(dir, "out")
-	if r := run(t, args()...); r.code != 0 {
+	if r := run(t, args()...); r.code != exitOK {
 		t.Fatal(r.stderr)
 	}
 	before, _ := table.ReadManifest(out)
@@ -453,7 +453,7 @@ func TestIncrementalRefusalNamesTheSetting(t *testing.T) {
 		{[]string{"--fast-decode"}, "fast_decode: false in the table, true now"},
 	} {
 		r := run(t, args(append([]string{"--incremental"}, c.args...)...)...)
-		if r.code != 2 || !strings.Contains(r.stderr, c.want) || !strings.Contains(r.stderr, "--overwrite") || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 {
+		if r.code != exitUsage || !strings.Contains(r.stderr, c.want) || !strings.Contains(r.stderr, "--overwrite") || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 {
 			t.Errorf("%v: exit %d, want 2 saying %q:\n%s", c.args, r.code, c.want, r.stderr)
 		}
 		intact(strings.Join(c.args, " "))
@@ -461,7 +461,7 @@ func TestIncrementalRefusalNamesTheSetting(t *testing.T) {
 	// A new class folder changes the labels.
 	writePNG(t, filepath.Join(in, "c", "new.png"), picture(60, 50, 99))
 	r := run(t, args("--incremental")...)
-	if r.code != 2 || !strings.Contains(r.stderr, `labels: ["a","b"] in the table, ["a","b","c"] now`) {
+	if r.code != exitUsage || !strings.Contains(r.stderr, `labels: ["a","b"] in the table, ["a","b","c"] now`) {
 		t.Errorf("new label: %d %s", r.code, r.stderr)
 	}
 	intact("a new label")
@@ -471,12 +471,12 @@ func TestIncrementalRefusalNamesTheSetting(t *testing.T) {
 	os.MkdirAll(other, 0o755)
 	model2, spec2 := tinyBackbone(t, other, testmodels.Options{Seed: 17})
 	r = run(t, "featurize", "--backbone", model2, "--spec", spec2, "--input", in, "--output", out, "--rows-per-part", "3", "--quiet", "--incremental")
-	if r.code != 2 || !strings.Contains(r.stderr, "weights_sha256: ") || strings.Contains(r.stderr, "labels:") {
+	if r.code != exitUsage || !strings.Contains(r.stderr, "weights_sha256: ") || strings.Contains(r.stderr, "labels:") {
 		t.Errorf("other weights: %d %s", r.code, r.stderr)
 	}
 	intact("other weights")
 	// The default limit, named, is the same setting: nothing to do.
-	if r := run(t, args("--incremental", "--max-pixels", "178956970")...); r.code != 0 {
+	if r := run(t, args("--incremental", "--max-pixels", "178956970")...); r.code != exitOK {
 		t.Errorf("the default limit named: %d %s", r.code, r.stderr)
 	}
 	if m, _ := table.ReadManifest(out); m.Rows != before.Rows {
@@ -504,16 +504,16 @@ func TestPredictFeaturesTakesTheLease(t *testing.T) {
 	}
 	for _, extra := range [][]string{nil, {"--overwrite"}} {
 		r := predict(extra...)
-		if r.code != 2 || !strings.Contains(r.stderr, "being written by another job") || !strings.Contains(r.stderr, fmt.Sprintf("pid %d", a.Process.Pid)) {
+		if r.code != exitUsage || !strings.Contains(r.stderr, "being written by another job") || !strings.Contains(r.stderr, fmt.Sprintf("pid %d", a.Process.Pid)) {
 			t.Errorf("predict --features %v into a featurize job's output: exit %d, want 2 naming the other job:\n%s", extra, r.code, r.stderr)
 		}
 	}
 	a.Process.Signal(syscall.SIGCONT)
-	if code, stderr := waitA(); code != 0 {
+	if code, stderr := waitA(); code != exitOK {
 		t.Fatalf("featurize: %d %s", code, stderr)
 	}
 	allUnder(t, out, in, 16)
-	if r := predict("--overwrite"); r.code != 0 {
+	if r := predict("--overwrite"); r.code != exitOK {
 		t.Fatalf("predict --features --overwrite after the job: %d %s", r.code, r.stderr)
 	}
 	rows, err := table.ReadAll[table.PredictionRow](out)

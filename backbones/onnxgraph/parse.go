@@ -1,10 +1,3 @@
-// Package onnxgraph reads and edits ONNX models at the protobuf wire level.
-//
-// ONNX Runtime only returns graph outputs, so exposing an inner tensor (a
-// feature tap) means rewriting the model before a session is created. Working
-// on the wire format keeps every field we do not touch byte for byte as it was
-// (weights, metadata, fields of newer ONNX versions) and needs no generated
-// protobuf code.
 package onnxgraph
 
 import (

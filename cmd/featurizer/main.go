@@ -1,5 +1,3 @@
-// Command featurizer turns images into feature vectors with pretrained
-// backbones on ONNX Runtime, and predicts classes with their classifiers.
 package main
 
 import (
@@ -19,8 +17,10 @@ import (
 	"time"
 
 	"github.com/featurizer/featurizer/backbones"
+	"github.com/featurizer/featurizer/download"
 	"github.com/featurizer/featurizer/internal/version"
 	"github.com/featurizer/featurizer/jobs"
+	"github.com/featurizer/featurizer/modelspec"
 	"github.com/featurizer/featurizer/storage"
 	"github.com/featurizer/featurizer/table"
 )
@@ -130,15 +130,15 @@ func exitCode(err error, stderr io.Writer) int {
 func exitCodeOf(err error) int {
 	var (
 		usage    *usageError
-		missing  *backbones.MissingError
-		download *backbones.DownloadError
-		checksum *backbones.ChecksumError
+		missing  *download.MissingError
+		fetch    *download.Error
+		checksum *download.ChecksumError
 		config   *jobs.ConfigError
 	)
 	switch {
 	case errors.As(err, &usage), errors.As(err, &missing):
 		return exitUsage // the command line, or a file the user has to provide
-	case errors.As(err, &download), errors.As(err, &checksum), errors.Is(err, storage.ErrUnavailable):
+	case errors.As(err, &fetch), errors.As(err, &checksum), errors.Is(err, storage.ErrUnavailable):
 		return exitFailure // a server, the network or the file on disk failed the job
 	case errors.As(err, &config):
 		return exitUsage
@@ -181,26 +181,27 @@ type jobFlags struct {
 func newJobFlags(name string) *jobFlags {
 	f := &jobFlags{fs: flag.NewFlagSet(name, flag.ContinueOnError)}
 	fs, c := f.fs, &f.common
+	def := jobs.Defaults() // the same defaults as a job file's
 	fs.StringVar(&c.Backbone, "backbone", "", "catalog name (see 'featurizer backbones') or path of an .onnx file (with --spec)")
 	fs.StringVar(&c.Spec, "spec", "", "YAML spec of a model outside the catalog: input, preprocessing, feature tap")
 	fs.StringVar(&c.Input, "input", "", "directory of images (class/*.jpg) or a .csv/.parquet manifest with a path column")
 	fs.StringVar(&c.Output, "output", "", "output directory for the Parquet part files (a local path, dbfs:/, /Volumes/..., s3://, gs://, azblob:// or abfss://)")
 	fs.BoolVar(&c.Overwrite, "overwrite", false, "replace a table already in --output")
-	fs.StringVar(&c.ModelsDir, "models-dir", backbones.DefaultModelsDir(), "directory of model weights (env FEATURIZER_MODELS)")
+	fs.StringVar(&c.ModelsDir, "models-dir", def.ModelsDir, "directory of model weights (env FEATURIZER_MODELS)")
 	fs.BoolVar(&c.Offline, "offline", false, "never download missing weights")
 	fs.StringVar(&c.ORTLib, "ort-lib", "", "path of libonnxruntime.so (default: env FEATURIZER_ORT_LIB, then the make setup cache)")
 	fs.IntVar(&c.BatchSize, "batch-size", 0, "images per inference call (default 32 on cpu, 128 on a GPU)")
 	fs.IntVar(&c.InFlight, "inflight", 0, "batches in inference at once, each with its own buffers (default 1 on cpu, 2 on a GPU: one batch's copy overlaps another's compute)")
-	fs.StringVar(&c.Device, "device", "cpu", "cpu, cuda or tensorrt (ONNX Runtime's execution providers; cuda and tensorrt load the GPU runtime of make setup-gpu)")
+	fs.StringVar(&c.Device, "device", def.Device, "cpu, cuda or tensorrt (ONNX Runtime's execution providers; cuda and tensorrt load the GPU runtime of make setup-gpu)")
 	fs.IntVar(&c.DeviceID, "device-id", 0, "which GPU")
 	fs.BoolVar(&c.FP16, "fp16", false, "half precision (with --device cuda or tensorrt)")
-	fs.IntVar(&c.Workers, "workers", runtime.NumCPU(), "image decoding goroutines")
+	fs.IntVar(&c.Workers, "workers", def.Workers, "image decoding goroutines")
 	fs.IntVar(&c.Readers, "readers", 0, "reads in flight from object storage (default: 4 per worker, at least 16; local disk: the workers read)")
-	fs.IntVar(&c.Threads, "threads", runtime.NumCPU(), "ONNX Runtime intra-op threads")
-	fs.Int64Var(&c.MaxPixels, "max-pixels", 178956970, "reject images with more pixels than this, before decoding")
-	fs.Int64Var(&c.MaxBytes, "max-bytes", 256<<20, "reject files larger than this many bytes, unread")
+	fs.IntVar(&c.Threads, "threads", def.Threads, "ONNX Runtime intra-op threads")
+	fs.Int64Var(&c.MaxPixels, "max-pixels", def.MaxPixels, "reject images with more pixels than this, before decoding")
+	fs.Int64Var(&c.MaxBytes, "max-bytes", def.MaxBytes, "reject files larger than this many bytes, unread")
 	fs.BoolVar(&c.FastDecode, "fast-decode", false, "decode large JPEGs at a reduced size (faster, no longer bit-exact with PIL)")
-	fs.IntVar(&c.RowsPerPart, "rows-per-part", 10000, "inputs per Parquet part file")
+	fs.IntVar(&c.RowsPerPart, "rows-per-part", def.RowsPerPart, "inputs per Parquet part file")
 	fs.StringVar(&f.shard, "shard", "", "i/n: be shard i of n processes writing the same table (default: JOB_COMPLETION_INDEX/JOB_COMPLETION_COUNT of a Kubernetes Indexed Job, else unsharded)")
 	fs.StringVar(&f.progress, "progress", "auto", "auto (a bar on a terminal, timestamped lines otherwise), bar, log or none")
 	fs.BoolVar(&f.quiet, "quiet", false, "print only errors and the final summary line")
@@ -208,7 +209,7 @@ func newJobFlags(name string) *jobFlags {
 		fs.BoolVar(&c.Incremental, "incremental", false, "add to the complete table in --output: featurize only new and changed images (by path, size and ETag/modification time), drop the rows of changed and removed ones")
 	}
 	if name == "predict" {
-		fs.IntVar(&f.topK, "top-k", 5, "classes kept per image, best first")
+		fs.IntVar(&f.topK, "top-k", jobs.DefaultTopK, "classes kept per image, best first")
 		fs.StringVar(&f.model, "model", "", "a model directory from 'featurizer train': predict with its head instead of the backbone's classifier")
 		fs.StringVar(&f.features, "features", "", "with --model: score this feature table instead of images")
 	}
@@ -280,7 +281,7 @@ func cmdJob(ctx context.Context, name string, args []string, stdout, stderr *os.
 	if f.quiet {
 		mode = "none"
 	}
-	prog := newProgress(stderr, mode)
+	prog := newProgress(stderr, mode, name)
 	c.Progress = prog
 	logf(fmt.Sprintf("%s: backbone %s, input %s, output %s", name, nonEmpty(nonEmpty(c.Backbone, c.Spec), "of model "+f.model), nonEmpty(c.Input, f.features), c.Output))
 	var sum *jobs.Summary
@@ -353,7 +354,7 @@ func summaryLine(s *jobs.Summary, err error) string {
 func cmdBackbones(args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("backbones", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	dir := fs.String("models-dir", backbones.DefaultModelsDir(), "directory of model weights (env FEATURIZER_MODELS)")
+	dir := fs.String("models-dir", download.DefaultModelsDir(), "directory of model weights (env FEATURIZER_MODELS)")
 	asJSON := fs.Bool("json", false, "print the full catalog as JSON")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -362,7 +363,7 @@ func cmdBackbones(args []string, stdout io.Writer) error {
 		}
 		return &usageError{fmt.Sprintf("backbones: %v", err)}
 	}
-	cat := backbones.Catalog()
+	cat := modelspec.Catalog()
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
@@ -401,7 +402,7 @@ func cmdVersion(args []string, stdout io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return &usageError{fmt.Sprintf("version: %v", err)}
 	}
-	pinned := backbones.ORTVersion
+	pinned := version.ONNXRuntime
 	switch *device {
 	case backbones.DeviceCPU:
 	case backbones.DeviceCUDA, backbones.DeviceTensorRT:

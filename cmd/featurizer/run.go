@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/featurizer/featurizer/featurize"
+	"github.com/featurizer/featurizer/head"
 	"github.com/featurizer/featurizer/jobs"
 )
 
@@ -43,28 +44,44 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr *os.File) error {
 	if len(pos) != 1 {
 		return &usageError{"run: expected one job file (featurizer run JOB.yaml); see configs/ for examples"}
 	}
-	switch progress {
-	case "auto", "bar", "log", "none":
-	default:
-		return &usageError{fmt.Sprintf("--progress: expected auto, bar, log or none, got %q", progress)}
+	mode, err := progressMode(progress, quiet)
+	if err != nil {
+		return err
 	}
 	job, err := jobs.LoadJob(pos[0], sets)
 	if err != nil {
 		return err
 	}
-	o.Note = noteTo(stderr, quiet)
+	// One display per stage, each finished before the next starts; the
+	// train stage's notes clear its line first.
 	var last progressFinisher
-	o.Progress = func() featurize.Progress {
+	var tp *trainProgress
+	next := func(p progressFinisher) {
 		if last != nil {
 			last.Finish()
 		}
-		mode := progress
-		if quiet {
-			mode = "none"
-		}
-		p := newProgress(stderr, mode)
 		last = p
+	}
+	note := noteTo(stderr, quiet)
+	o.Note = func(s string) {
+		if tp != nil {
+			tp.wrap(note)(s)
+			return
+		}
+		note(s)
+	}
+	o.Progress = func(stage string) featurize.Progress {
+		p := newProgress(stderr, mode, stage)
+		next(p)
 		return p
+	}
+	o.TrainProgress = func() head.Progress {
+		tp = newTrainProgress(stderr, mode)
+		next(tp)
+		if tp == nil {
+			return nil
+		}
+		return tp
 	}
 	sum, err := jobs.Run(ctx, job, o)
 	if last != nil {

@@ -30,7 +30,7 @@ func cmdShow(args []string, stdout io.Writer) error {
 	}
 	dir := pos[0]
 	ctx := context.Background()
-	d, err := storage.OpenDir(ctx, dir)
+	d, err := storage.Open(ctx, dir)
 	if err != nil {
 		return &usageError{fmt.Sprintf("show: %v", err)}
 	}

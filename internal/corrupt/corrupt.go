@@ -1,6 +1,3 @@
-// Package corrupt writes a corpus of broken and unusual image files, the
-// inputs a batch job meets in real data: each must either decode correctly
-// or be rejected with a reason, never crash the job.
 package corrupt
 
 import (

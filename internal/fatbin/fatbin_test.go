@@ -8,7 +8,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/featurizer/featurizer/backbones"
+	"github.com/featurizer/featurizer/download"
 )
 
 // entry is one device-code entry: a 64-byte header and a payload filled
@@ -103,7 +103,7 @@ func TestSlim(t *testing.T) {
 
 // The real CUDA provider of make setup-gpu: sm_90 code is kept whole.
 func TestSlimProvider(t *testing.T) {
-	p := filepath.Join(backbones.CacheDir(), "onnxruntime", "1.29.0-cuda13", "libonnxruntime_providers_cuda.so")
+	p := filepath.Join(download.CacheDir(), "onnxruntime", "1.29.0-cuda13", "libonnxruntime_providers_cuda.so")
 	file, err := os.ReadFile(p)
 	if err != nil {
 		if os.Getenv("FEATURIZER_REQUIRE_GPU_RUNTIME") != "" {

@@ -1,4 +1,3 @@
-// Package memstat reads the process's peak resident memory.
 package memstat
 
 import (

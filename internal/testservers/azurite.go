@@ -1,6 +1,3 @@
-// Package testservers starts real storage servers on loopback for tests:
-// Azurite (Azure Blob). A test that needs one skips when it is not
-// installed, unless FEATURIZER_REQUIRE_SERVERS is set (CI), where it fails.
 package testservers
 
 import (

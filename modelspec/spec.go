@@ -1,7 +1,4 @@
-// Package backbones knows the pretrained models: the catalog, the spec that
-// fixes how images must be prepared for each, the weights on disk (verified,
-// downloaded when missing) and the ONNX Runtime engine that runs them.
-package backbones
+package modelspec
 
 import (
 	"encoding/json"
@@ -105,6 +102,10 @@ type Preprocessing struct {
 	Resize    ResizeSpec    `json:"resize"`
 	Normalize NormalizeSpec `json:"normalize"`
 }
+
+// Dir is the directory of the spec file, against which a relative class
+// file is read; empty for a catalog entry.
+func (s *Spec) Dir() string { return s.dir }
 
 // Preprocessing returns the spec's preprocessing.
 func (s *Spec) Preprocessing() Preprocessing {

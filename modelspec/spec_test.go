@@ -1,4 +1,4 @@
-package backbones
+package modelspec
 
 import (
 	"os"

@@ -1,0 +1,2 @@
+// Package memstat reads the process's peak resident memory.
+package memstat
