@@ -156,6 +156,11 @@ func predictFeatures(ctx context.Context, c PredictModelConfig, model string, ar
 	st := &featurize.Stats{ByStage: map[string]int64{}}
 	d, kk := art.Head.Dim, art.Head.K
 	var seq int64
+	if c.Progress != nil {
+		// The table's row count is the work: known before the first batch.
+		c.Progress.Start()
+		c.Progress.Total(t.Rows)
+	}
 	err = head.Scan(ctx, t, func(rows []table.ScoreRow) error {
 		n := len(rows)
 		x := make([]float32, n*d)

@@ -201,3 +201,22 @@ func TestProgressFromABucket(t *testing.T) {
 		t.Errorf("the last line is %q", last[0])
 	}
 }
+
+// predict --model --features knows its work from the table's row count:
+// the total is in the log before the first batch.
+func TestPredictFeaturesProgressTotal(t *testing.T) {
+	dir, _, _ := trainSetup(t, 4)
+	f := func(s string) string { return filepath.Join(dir, "features", s) }
+	model := filepath.Join(dir, "model")
+	if r := run(t, "train", "--features", f("train"), "--validation", f("validation"), "--output", model, "--quiet"); r.code != exitOK {
+		t.Fatalf("train: %d %s", r.code, r.stderr)
+	}
+	r := run(t, "predict", "--model", model, "--features", f("test"), "--output", filepath.Join(dir, "preds"), "--progress", "log")
+	if r.code != exitOK {
+		t.Fatalf("predict: %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	ms := regexp.MustCompile(`(?m)^\S+ \S+: (\d+)/(\d+) images .*$`).FindAllStringSubmatch(r.stderr, -1)
+	if len(ms) < 2 || ms[0][2] != "24" || ms[0][1] == "24" || ms[len(ms)-1][1] != "24" {
+		t.Fatalf("progress lines %q in\n%s", ms, r.stderr)
+	}
+}
