@@ -153,7 +153,7 @@ func (r *Resizer) ResizeWindow(src *RGB, outW, outH, x0, y0, w, h int) []uint8 {
 	rows := rowLast - rowFirst
 
 	// Horizontal pass into tmp: rows [rowFirst, rowLast), columns [x0, x0+w).
-	tmp := r.tmp
+	var tmp []uint8
 	if needH {
 		r.h.compute(src.W, outW, x0, w)
 		r.tmp = grow(r.tmp, rows*w*3)
