@@ -107,30 +107,37 @@ type clientReport struct {
 func readWithClients(t *testing.T, cwd string, req map[string]any) clientReport {
 	t.Helper()
 	py := clients.Python(t, "pyspark", "pyarrow", "duckdb")
-	dir := t.TempDir()
-	reqFile, resFile := filepath.Join(dir, "request.json"), filepath.Join(dir, "result.json")
+	var rep clientReport
+	took := runClientScript(t, py, "read_tables.py", cwd, t.TempDir(), req, &rep)
+	t.Logf("Spark %s: %.1fs in all (%v)", rep.SparkVersion, took.Seconds(), rep.Timings)
+	return rep
+}
+
+// runClientScript runs tests/clients/SCRIPT with the clients' Python in
+// cwd: req goes in as a JSON file in work, the script's JSON result comes
+// back into res. It returns how long the script ran.
+func runClientScript(t *testing.T, py, script, cwd, work string, req, res any) time.Duration {
+	t.Helper()
+	reqFile, resFile := filepath.Join(work, "request.json"), filepath.Join(work, "result.json")
 	b, _ := json.Marshal(req)
 	if err := os.WriteFile(reqFile, b, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	script, _ := filepath.Abs(filepath.Join("clients", "read_tables.py"))
-	cmd := exec.Command(py, script, reqFile, resFile)
+	path, _ := filepath.Abs(filepath.Join("clients", script))
+	cmd := exec.Command(py, path, reqFile, resFile)
 	cmd.Env, cmd.Dir = clients.Env(py), cwd
 	start := time.Now()
 	out, err := cmd.CombinedOutput()
 	if err != nil {
-		t.Fatalf("read_tables.py: %v\n%s", err, out)
+		t.Fatalf("%s: %v\n%s", script, err, out)
 	}
-	var rep clientReport
-	b, err = os.ReadFile(resFile)
-	if err == nil {
-		err = json.Unmarshal(b, &rep)
+	if b, err = os.ReadFile(resFile); err == nil {
+		err = json.Unmarshal(b, res)
 	}
 	if err != nil {
-		t.Fatalf("read_tables.py result: %v\n%s", err, out)
+		t.Fatalf("%s result: %v\n%s", script, err, out)
 	}
-	t.Logf("Spark %s: %.1fs in all (%v)", rep.SparkVersion, time.Since(start).Seconds(), rep.Timings)
-	return rep
+	return time.Since(start)
 }
 
 // Spark (vectorized reader on and off), pyarrow and DuckDB read the tables

@@ -1,6 +1,7 @@
 package tests
 
 import (
+	"bytes"
 	"fmt"
 	"math/rand"
 	"os"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/featurizer/featurizer/internal/corrupt"
 	"github.com/featurizer/featurizer/internal/testmodels"
+	"github.com/featurizer/featurizer/table"
 )
 
 // The CLI's exit codes (decided in cmd/featurizer/main.go; the README's
@@ -121,4 +123,49 @@ func runShards(t *testing.T, n int, args func(i int) []string, accept func(i int
 			t.Fatal(e)
 		}
 	}
+}
+
+// slowPNGs writes n copies of one 1200x1200 PNG into dir: slow enough to
+// decode that a job on them can be stopped midway.
+func slowPNGs(t *testing.T, dir string, n int) {
+	t.Helper()
+	first := filepath.Join(dir, "000.png")
+	writePNG(t, first, picture(1200, 1200, 3))
+	data, err := os.ReadFile(first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i < n; i++ {
+		writeFile(t, filepath.Join(dir, fmt.Sprintf("%03d.png", i)), data)
+	}
+}
+
+// interruptAfterFirstPart runs the CLI with args, sends SIGINT once the
+// table in out has its second part committed, and requires exit 130; it
+// returns the CLI's stderr.
+func interruptAfterFirstPart(t *testing.T, out string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command(binary, args...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		if _, err := os.Stat(filepath.Join(out, table.PartName(1))); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatal("no part committed within a minute")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	cmd.Process.Signal(syscall.SIGINT)
+	err := cmd.Wait()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != exitInterrupted {
+		t.Fatalf("exit: %v\n%s", err, stderr.String())
+	}
+	return stderr.String()
 }

@@ -1,17 +1,13 @@
 package tests
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/featurizer/featurizer/internal/testmodels"
 	"github.com/featurizer/featurizer/jobs"
@@ -103,35 +99,10 @@ func TestInterruptInFlight(t *testing.T) {
 	dir := t.TempDir()
 	model, spec := tinyBackbone(t, dir, testmodels.Options{})
 	in := filepath.Join(dir, "images")
-	writePNG(t, filepath.Join(in, "000.png"), picture(1200, 1200, 3))
-	data, _ := os.ReadFile(filepath.Join(in, "000.png"))
-	for i := 1; i < 400; i++ {
-		os.WriteFile(filepath.Join(in, fmt.Sprintf("%03d.png", i)), data, 0o644)
-	}
+	slowPNGs(t, in, 400)
 	out := filepath.Join(dir, "out")
-	cmd := exec.Command(binary, "featurize", "--backbone", model, "--spec", spec, "--input", in, "--output", out,
+	interruptAfterFirstPart(t, out, "featurize", "--backbone", model, "--spec", spec, "--input", in, "--output", out,
 		"--batch-size", "2", "--inflight", "4", "--workers", "2", "--threads", "1", "--rows-per-part", "4", "--progress", "none")
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		if _, err := os.Stat(filepath.Join(out, table.PartName(1))); err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			cmd.Process.Kill()
-			t.Fatal("no part committed within a minute")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	cmd.Process.Signal(syscall.SIGINT)
-	err := cmd.Wait()
-	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != exitInterrupted {
-		t.Fatalf("exit: %v\n%s", err, stderr.String())
-	}
 	if _, err := os.Stat(filepath.Join(out, table.SuccessFile)); err == nil {
 		t.Error("_SUCCESS written by a stopped job")
 	}

@@ -8,12 +8,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/featurizer/featurizer/internal/testmodels"
 	"github.com/featurizer/featurizer/table"
@@ -67,41 +64,12 @@ func TestInterrupt(t *testing.T) {
 	dir := t.TempDir()
 	model, spec := tinyBackbone(t, dir, testmodels.Options{})
 	in := filepath.Join(dir, "images")
-	// Large PNGs, one at a time: slow enough to interrupt.
-	big := picture(1200, 1200, 3)
-	writePNG(t, filepath.Join(in, "000.png"), big)
-	data, _ := os.ReadFile(filepath.Join(in, "000.png"))
-	for i := 1; i < 400; i++ {
-		os.WriteFile(filepath.Join(in, fmt.Sprintf("%03d.png", i)), data, 0o644)
-	}
+	slowPNGs(t, in, 400) // decoded one at a time: slow enough to interrupt
 	out := filepath.Join(dir, "out")
-	cmd := exec.Command(binary, "featurize", "--backbone", model, "--spec", spec, "--input", in, "--output", out,
+	stderr := interruptAfterFirstPart(t, out, "featurize", "--backbone", model, "--spec", spec, "--input", in, "--output", out,
 		"--batch-size", "2", "--workers", "1", "--threads", "1", "--rows-per-part", "4", "--progress", "none")
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	// Wait for the first committed part, then interrupt.
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		if _, err := os.Stat(filepath.Join(out, table.PartName(1))); err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			cmd.Process.Kill()
-			t.Fatal("no part committed within a minute")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	cmd.Process.Signal(syscall.SIGINT)
-	err := cmd.Wait()
-	ee, ok := err.(*exec.ExitError)
-	if !ok || ee.ExitCode() != exitInterrupted {
-		t.Fatalf("exit: %v\n%s", err, stderr.String())
-	}
-	if !strings.Contains(stderr.String(), "stopping after the current batch") {
-		t.Errorf("stderr: %s", stderr.String())
+	if !strings.Contains(stderr, "stopping after the current batch") {
+		t.Errorf("stderr: %s", stderr)
 	}
 	if _, err := os.Stat(filepath.Join(out, table.SuccessFile)); err == nil {
 		t.Error("_SUCCESS written by a stopped job")

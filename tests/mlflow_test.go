@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -326,27 +325,9 @@ func deref[T any](p *T) any {
 
 func runMLflowCheck(t *testing.T, py, work string, req map[string]any) mlflowReport {
 	t.Helper()
-	reqFile, resFile := filepath.Join(work, "request.json"), filepath.Join(work, "result.json")
-	b, _ := json.Marshal(req)
-	if err := os.WriteFile(reqFile, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	script, _ := filepath.Abs(filepath.Join("clients", "mlflow_check.py"))
-	cmd := exec.Command(py, script, reqFile, resFile)
-	cmd.Env, cmd.Dir = clients.Env(py), work
-	start := time.Now()
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("mlflow_check.py: %v\n%s", err, out)
-	}
 	var rep mlflowReport
-	if b, err = os.ReadFile(resFile); err == nil {
-		err = json.Unmarshal(b, &rep)
-	}
-	if err != nil {
-		t.Fatalf("mlflow_check.py result: %v\n%s", err, out)
-	}
-	t.Logf("mlflow_check.py: %.1fs", time.Since(start).Seconds())
+	took := runClientScript(t, py, "mlflow_check.py", work, work, req, &rep)
+	t.Logf("mlflow_check.py: %.1fs", took.Seconds())
 	return rep
 }
 

@@ -294,23 +294,13 @@ func rewriteFields(msg []byte, fn func(num protowire.Number, payload []byte) ([]
 }
 
 func parseF16Node(b []byte) (*f16node, error) {
-	n := &f16node{raw: b}
-	err := eachField(b, func(num protowire.Number, typ protowire.Type, v []byte, _ uint64) error {
-		if typ != protowire.BytesType {
-			return nil
-		}
-		switch num {
-		case 1:
-			n.inputs = append(n.inputs, string(v))
-		case 2:
-			n.outputs = append(n.outputs, string(v))
-		case 3:
-			n.name = string(v)
-		case 4:
-			n.op = string(v)
-		case 7:
-			n.dom = string(v)
-		case 5:
+	base, err := parseNode(b)
+	if err != nil {
+		return nil, err
+	}
+	n := &f16node{raw: b, inputs: base.Inputs, outputs: base.Outputs, name: base.Name, op: base.OpType, dom: base.Domain}
+	err = eachField(b, func(num protowire.Number, typ protowire.Type, v []byte, _ uint64) error {
+		if num == 5 && typ == protowire.BytesType {
 			a, err := parseF16Attr(v)
 			if err != nil {
 				return err
