@@ -74,13 +74,18 @@ func (s *setup) incremental(ctx context.Context, c *Common) (*incremental, error
 	}
 	inc := &incremental{base: m, index: index, gen: m.Generation + 1, seen: map[string]bool{}, changed: map[string]bool{}}
 	inc.stats.Generation = inc.gen // the Writer's parts are of this generation (table.Writer.Prepare)
+	// known: the table has a row or reject for it; changed: since then.
+	look := func(it inputs.Item) (known, changed bool) {
+		old, ok := index[it.Path]
+		return ok, ok && (old.Ref.Size != it.Size || old.Ref.Version != it.Version)
+	}
 	s.src.SetFilter(func(it inputs.Item) bool {
 		inc.seen[it.Path] = true
-		old, ok := index[it.Path]
+		known, changed := look(it)
 		switch {
-		case !ok:
+		case !known:
 			inc.stats.New++
-		case old.Ref.Size != it.Size || old.Ref.Version != it.Version:
+		case changed:
 			inc.changed[it.Path] = true
 			inc.stats.Changed++
 		default:
@@ -89,8 +94,8 @@ func (s *setup) incremental(ctx context.Context, c *Common) (*incremental, error
 		}
 		return true
 	}, func(it inputs.Item) bool { // the same choice, for the count ahead: no books
-		old, ok := index[it.Path]
-		return !ok || old.Ref.Size != it.Size || old.Ref.Version != it.Version
+		known, changed := look(it)
+		return !known || changed
 	})
 	c.note("incremental: adding generation %d to %s (%d inputs in it)", inc.gen, c.Output, len(index))
 	return inc, nil
