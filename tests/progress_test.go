@@ -74,10 +74,11 @@ func runInPty(t *testing.T, args ...string) (string, int) {
 }
 
 // frames splits a terminal's output into what each redraw of the bar
-// showed (carriage returns and erase-to-end-of-line between them).
+// showed (carriage returns and ANSI erase codes between them).
 func frames(term string) []string {
 	var out []string
-	for _, f := range regexp.MustCompile(`\r\n|\r|\n`).Split(strings.ReplaceAll(term, "\x1b[K", ""), -1) {
+	term = regexp.MustCompile(`\x1b\[[0-9;]*[A-Za-z]`).ReplaceAllString(term, "")
+	for _, f := range regexp.MustCompile(`\r\n|\r|\n`).Split(term, -1) {
 		if f = strings.TrimSpace(f); f != "" {
 			out = append(out, f)
 		}
@@ -85,9 +86,10 @@ func frames(term string) []string {
 	return out
 }
 
-// On a terminal, the bar shows the total as soon as it is known, well
-// before the work is done, and ends on N/N with the rate, the ETA and the
-// rejects; no frame shows a count without the total.
+// On a terminal, the bar (schollz/progressbar) shows the total as soon as
+// it is known, well before the work is done, and ends on N/N with the
+// rate, the rejects and the elapsed time; no frame shows a count without
+// the total.
 func TestProgressBarOnATerminal(t *testing.T) {
 	fx := newFixture(t, testmodels.Options{})
 	in := filepath.Join(fx.dir, "many")
@@ -99,7 +101,7 @@ func TestProgressBarOnATerminal(t *testing.T) {
 		t.Fatalf("exit %d:\n%s", code, term)
 	}
 	total := n + bad
-	count := regexp.MustCompile(`\b(\d+)/(\S+) img\b`)
+	count := regexp.MustCompile(`\((\d+)/([^,]+), `)
 	var early, last string
 	// Whatever the format: a count without its total ("76/-", "76/?").
 	unknown := regexp.MustCompile(`\b([1-9]\d*)/[-?]`)
@@ -110,6 +112,9 @@ func TestProgressBarOnATerminal(t *testing.T) {
 		m := count.FindStringSubmatch(f)
 		if m == nil {
 			continue
+		}
+		if len(f) > 120 {
+			t.Errorf("a frame wider than the terminal's 120 columns: %q", f)
 		}
 		done, _ := strconv.Atoi(m[1])
 		if m[2] != strconv.Itoa(total) {
@@ -122,8 +127,10 @@ func TestProgressBarOnATerminal(t *testing.T) {
 	}
 	if early == "" {
 		t.Errorf("no frame showed the total %d before the work was done:\n%s", total, term)
+	} else if !regexp.MustCompile(`\[[0-9hms.]+:[0-9hms.]+\]$`).MatchString(early) {
+		t.Errorf("the frame %q has no [elapsed:ETA]", early)
 	}
-	final := regexp.MustCompile(fmt.Sprintf(`^featurize 100%% \[=+\] %d/%d img, ([0-9]+) img/s, eta 0s, %d rejected \[\d+s\]$`, total, total, bad))
+	final := regexp.MustCompile(fmt.Sprintf(`^featurize: %d rejected 100%% \[=+\] \(%d/%d, ([0-9]+) img/s\) \[[0-9hms.]+\]$`, bad, total, total))
 	if m := final.FindStringSubmatch(last); m == nil || m[1] == "0" {
 		t.Errorf("the last frame is %q, want %v", last, final)
 	}

@@ -3,12 +3,13 @@ package main
 import (
 	"fmt"
 	"io"
+	"math"
 	"os"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/featurizer/featurizer/head"
+	"github.com/schollz/progressbar/v3"
 	"golang.org/x/term"
 )
 
@@ -16,7 +17,8 @@ import (
 // (Databricks, Kubernetes). label names what is done ("featurize",
 // "featurize validation"). Both show done/total, the rate, the ETA and the
 // rejects as soon as the total is known (the pipeline counts the input
-// ahead of the work).
+// ahead of the work). progressbar never checks for a terminal itself: the
+// check is ours.
 func newProgress(w *os.File, mode, label string) progress {
 	switch mode {
 	case "none":
@@ -24,20 +26,16 @@ func newProgress(w *os.File, mode, label string) progress {
 	case "log":
 		return newLogProgress(w, label, 10*time.Second)
 	case "bar":
-		return newBarProgress(w, label, termWidth(w))
+		return newBarProgress(w, label, barThrottle)
 	}
 	if term.IsTerminal(int(w.Fd())) {
-		return newBarProgress(w, label, termWidth(w))
+		return newBarProgress(w, label, barThrottle)
 	}
 	return newLogProgress(w, label, 10*time.Second)
 }
 
-func termWidth(w *os.File) int {
-	if cols, _, err := term.GetSize(int(w.Fd())); err == nil && cols > 0 {
-		return cols
-	}
-	return 80
-}
+// barThrottle is the least time between two redraws of a bar.
+const barThrottle = 200 * time.Millisecond
 
 type progress interface {
 	Start()
@@ -53,7 +51,7 @@ func (nopProgress) Total(int64)         {}
 func (nopProgress) Update(int64, int64) {}
 func (nopProgress) Finish()             {}
 
-// meter holds what both displays show.
+// meter holds what the log lines show.
 type meter struct {
 	label          string
 	now            func() time.Time
@@ -101,102 +99,155 @@ func (m *meter) etaString() string {
 	return "?"
 }
 
-// rateString keeps two or three significant digits: 351, 12, 2.5.
-func rateString(r float64) string {
-	if r < 10 {
-		return fmt.Sprintf("%.1f", r)
-	}
-	return fmt.Sprintf("%.0f", r)
-}
-
 // shortDuration rounds to the second, as a person reads a clock.
 func shortDuration(d time.Duration) string {
 	return d.Round(time.Second).String()
 }
 
-// barProgress redraws one line (carriage return, erase to the end) at
-// most every 200 ms:
+// newBar is a progressbar in its unknown-max mode (a spinner with the
+// count) until ChangeMax64 gives it the total; then a bar across the
+// terminal with done/total, the rate, elapsed:ETA, and elapsed on the
+// final frame:
 //
-//	featurize  52% [==========>         ] 10400/20000 img, 351 img/s, eta 27s, 3 rejected [29s]
-type barProgress struct {
-	mu    sync.Mutex
-	w     io.Writer
-	width int
-	m     meter
-	drawn time.Time
-	shown bool // a line is on the screen
+//	featurize: 3 rejected  52% [=====>.....] (10400/20000, 351 img/s) [29s:27s]
+//
+// It draws at once (the blank state), at most every throttle after
+// (always the frame that reaches the total), and with ANSI codes: each
+// frame is "\r", the line, erase to its end.
+func newBar(w io.Writer, desc, unit string, throttle time.Duration, done func()) *progressbar.ProgressBar {
+	opts := []progressbar.Option{
+		progressbar.OptionSetWriter(w),
+		progressbar.OptionSetDescription(desc),
+		// Unknown-max mode counts modulo the width, which would leave the
+		// count wrong after ChangeMax64: a width no count reaches keeps it
+		// exact. OptionFullWidth sizes the drawn bar to the terminal
+		// (80 columns when w is not one) whatever this says.
+		progressbar.OptionSetWidth(math.MaxInt32),
+		progressbar.OptionFullWidth(),
+		progressbar.OptionSetTheme(progressbar.ThemeASCII),
+		progressbar.OptionShowCount(),
+		progressbar.OptionShowIts(),
+		progressbar.OptionSetItsString(unit),
+		progressbar.OptionSetPredictTime(true),
+		progressbar.OptionSetElapsedTime(true),
+		progressbar.OptionShowElapsedTimeOnFinish(),
+		progressbar.OptionThrottle(throttle),
+		// The spinner turns on each redraw, not from a goroutine of its
+		// own that would write while a note is printed (and outlive a
+		// bar that never completes).
+		progressbar.OptionSetSpinnerChangeInterval(0),
+		progressbar.OptionUseANSICodes(true),
+		progressbar.OptionSetRenderBlankState(true),
+	}
+	if done != nil {
+		opts = append(opts, progressbar.OptionOnCompletion(done))
+	}
+	return progressbar.NewOptions64(-1, opts...)
 }
 
-func newBarProgress(w io.Writer, label string, width int) *barProgress {
-	return &barProgress{w: w, width: width, m: newMeter(label)}
+// redraw runs draw (a call that draws) with the bar's throttle off, so
+// that it draws now, then puts the throttle back. An Option is a func on
+// the bar: applied to a made bar, it changes that setting. (No goroutine
+// of progressbar's touches the bar: see OptionSetSpinnerChangeInterval.)
+func redraw(bar *progressbar.ProgressBar, throttle time.Duration, draw func()) {
+	progressbar.OptionThrottle(0)(bar)
+	draw()
+	progressbar.OptionThrottle(throttle)(bar)
+}
+
+// barProgress is the featurize display on a terminal: a progressbar whose
+// description carries the label and the rejects.
+type barProgress struct {
+	mu       sync.Mutex
+	w        io.Writer
+	label    string
+	throttle time.Duration
+	bar      *progressbar.ProgressBar // from Start
+	total    int64                    // -1 until known
+	rejected int64
+	ended    bool // the line is ended (the completion's newline)
+}
+
+func newBarProgress(w io.Writer, label string, throttle time.Duration) *barProgress {
+	return &barProgress{w: w, label: label, throttle: throttle, total: -1}
+}
+
+func (p *barProgress) describe() string {
+	return fmt.Sprintf("%s: %d rejected", p.label, p.rejected)
+}
+
+// start makes the bar (which starts its clock and draws) once.
+func (p *barProgress) start() {
+	if p.bar != nil {
+		return
+	}
+	p.bar = newBar(p.w, p.describe(), "img", p.throttle, func() {
+		fmt.Fprintln(p.w)
+		p.ended = true
+	})
+	if p.total > 0 {
+		redraw(p.bar, p.throttle, func() { p.bar.ChangeMax64(p.total) })
+	}
 }
 
 func (p *barProgress) Start() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.m.start = p.m.now()
-	p.draw(true)
+	p.start()
 }
 
+// Total switches the spinner to a bar (or moves its end when the listing
+// ends with another number). An empty input keeps the spinner: a bar
+// needs a max above zero.
 func (p *barProgress) Total(n int64) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.m.total = n
-	p.draw(true)
+	p.total = n
+	if p.bar == nil {
+		return // Start makes the bar with it
+	}
+	if n <= 0 || p.ended {
+		return
+	}
+	// Drawn at once, as the count was before it.
+	redraw(p.bar, p.throttle, func() { p.bar.ChangeMax64(n) })
 }
 
 func (p *barProgress) Update(done, rejected int64) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.m.done, p.m.rejected = done, rejected
-	p.draw(false)
+	p.start()
+	if p.ended {
+		return
+	}
+	newRejects := rejected != p.rejected
+	p.rejected = rejected
+	// Describe draws too (throttled). Before the frame that reaches the
+	// total, so that it has the final rejects (a completed bar draws no
+	// more); otherwise after the count, so that a frame it draws has the
+	// latest count.
+	last := p.total > 0 && done >= p.total
+	if newRejects && last {
+		p.bar.Describe(p.describe())
+	}
+	p.bar.Set64(done)
+	if newRejects && !last {
+		p.bar.Describe(p.describe())
+	}
 }
 
+// Finish ends the line. A bar that reached its total has drawn its final
+// frame and ended it; one that did not (an error, a stop) draws where it
+// stopped rather than claim 100%.
 func (p *barProgress) Finish() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.shown {
-		p.draw(true)
-		fmt.Fprintln(p.w)
-		p.shown = false
-	}
-}
-
-func (p *barProgress) draw(force bool) {
-	now := p.m.now()
-	if !force && now.Sub(p.drawn) < 200*time.Millisecond {
+	if p.bar == nil || p.ended {
 		return
 	}
-	p.drawn, p.shown = now, true
-	fmt.Fprint(p.w, "\r"+p.line()+"\x1b[K")
-}
-
-// line is the bar's text, fitted to the width.
-func (p *barProgress) line() string {
-	m := &p.m
-	stats := fmt.Sprintf(" %d/%s img, %s img/s", m.done, m.totalString(), rateString(m.rate()))
-	if m.total >= 0 {
-		stats += ", eta " + m.etaString()
-	}
-	stats += fmt.Sprintf(", %d rejected [%s]", m.rejected, shortDuration(m.elapsed()))
-	if m.total < 0 {
-		return m.label + stats
-	}
-	frac := 1.0
-	if m.total > 0 {
-		frac = min(float64(m.done)/float64(m.total), 1)
-	}
-	head := fmt.Sprintf("%s %3.0f%% ", m.label, 100*frac)
-	n := min(p.width-len(head)-len(stats)-3, 40)
-	if n < 10 {
-		return head + stats[1:]
-	}
-	fill := int(frac * float64(n))
-	bar := strings.Repeat("=", fill)
-	if fill < n {
-		bar += ">" + strings.Repeat(" ", n-fill-1)
-	}
-	return head + "[" + bar + "]" + stats
+	redraw(p.bar, p.throttle, func() { p.bar.Add64(0) })
+	p.bar.Exit() // calls the completion: the newline
+	p.ended = true
 }
 
 // logProgress prints one timestamped line per interval, the first as soon
@@ -264,20 +315,25 @@ func (p *logProgress) Finish() {
 }
 
 // trainProgress shows the penalty path of 'train' and of a job's train
-// stage: which fit of how many, and the current fit's iterations.
+// stage: which fit of how many, and the current fit's iterations. On a
+// terminal, a progressbar per fit, in place of the last:
 //
-//	train: fit 3/13, reg_param 0.01, iteration 45/200 [12s]
+//	train: fit 3/13, reg_param 0.01  22% [==>.......] (45/200, 12 it/s) [3s:10s]
+//
+// in logs, timestamped lines:
+//
+//	2026-12-02T08:00:00Z train: fit 3/13, reg_param 0.01, iteration 45/200
 type trainProgress struct {
 	mu      sync.Mutex
 	w       io.Writer
-	bar     bool          // redraw one line; else timestamped lines
+	bar     bool          // a progressbar per fit; else timestamped lines
 	every   time.Duration // bar: between redraws; log: between iteration lines
 	now     func() time.Time
-	start   time.Time
 	drawn   time.Time
-	shown   bool
 	fit     head.Fit
 	it, max int
+	pb      *progressbar.ProgressBar // bar: the current fit's
+	shown   bool                     // bar: pb's line is on the screen
 }
 
 // newTrainProgress picks the display as newProgress does; nil for none.
@@ -288,9 +344,8 @@ func newTrainProgress(w *os.File, mode string) *trainProgress {
 	}
 	p := &trainProgress{w: w, bar: bar, every: 10 * time.Second, now: time.Now}
 	if bar {
-		p.every = 200 * time.Millisecond
+		p.every = barThrottle
 	}
-	p.start = p.now()
 	return p
 }
 
@@ -298,14 +353,54 @@ func (p *trainProgress) Fit(f head.Fit) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.fit, p.it, p.max = f, 0, 0
-	p.draw(true)
+	if !p.bar {
+		p.logLine(true)
+		return
+	}
+	p.clear()
+	// The iterations' max comes with the first iteration: a spinner until
+	// then. The blank state draws at once.
+	p.pb = newBar(p.w, p.describe(), "it", p.every, nil)
+	p.shown = true
 }
 
 func (p *trainProgress) Iteration(it, max int) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if !p.bar {
+		p.it, p.max = it, max
+		p.logLine(false)
+		return
+	}
+	if p.pb == nil {
+		p.pb = newBar(p.w, p.describe(), "it", p.every, nil)
+	}
+	before := p.pb.String()
+	newMax := max > 0 && max != p.max
+	if newMax {
+		p.pb.ChangeMax64(int64(max))
+	}
 	p.it, p.max = it, max
-	p.draw(false)
+	if max > 0 {
+		it = min(it, max) // past its max a progressbar stops drawing
+	}
+	if newMax {
+		// The first iteration with its max is drawn at once.
+		redraw(p.pb, p.every, func() { p.pb.Set(it) })
+	} else {
+		p.pb.Set(it)
+	}
+	if p.pb.String() != before {
+		p.shown = true
+	}
+}
+
+// clear erases the bar's line (bar mode, with the lock held).
+func (p *trainProgress) clear() {
+	if p.pb != nil && p.shown {
+		p.pb.Clear()
+	}
+	p.shown = false
 }
 
 // wrap makes note clear the bar's line before it prints (the next fit or
@@ -314,15 +409,14 @@ func (p *trainProgress) wrap(note func(string)) func(string) {
 	return func(s string) {
 		p.mu.Lock()
 		defer p.mu.Unlock()
-		if p.bar && p.shown {
-			fmt.Fprint(p.w, "\r\x1b[K")
-			p.shown = false
+		if p.bar {
+			p.clear()
 		}
 		note(s)
 	}
 }
 
-// Finish ends the bar's line.
+// Finish ends the bar's line, on where the fit is.
 func (p *trainProgress) Finish() {
 	if p == nil {
 		return
@@ -330,36 +424,36 @@ func (p *trainProgress) Finish() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.bar && p.shown {
-		p.draw(true)
+		if p.pb != nil && !p.pb.IsFinished() {
+			redraw(p.pb, p.every, func() { p.pb.Add(0) })
+		}
 		fmt.Fprintln(p.w)
 		p.shown = false
 	}
+	p.pb = nil
 }
 
-func (p *trainProgress) draw(force bool) {
+// logLine prints the line at most every interval, or now when forced.
+func (p *trainProgress) logLine(force bool) {
 	now := p.now()
 	if !force && now.Sub(p.drawn) < p.every {
 		return
 	}
 	p.drawn = now
-	if p.bar {
-		p.shown = true
-		fmt.Fprint(p.w, "\r"+p.line()+fmt.Sprintf(" [%s]", shortDuration(now.Sub(p.start)))+"\x1b[K")
-		return
-	}
-	fmt.Fprintf(p.w, "%s %s\n", now.UTC().Format(time.RFC3339), p.line())
-}
-
-func (p *trainProgress) line() string {
-	f := p.fit
-	s := fmt.Sprintf("train: fit %d/%d, reg_param %.3g", f.Index, f.Count, f.Lambda)
-	if f.Refit {
-		s = fmt.Sprintf("train: refit on train+validation, reg_param %.3g", f.Lambda)
-	}
+	s := p.describe()
 	if p.max > 0 {
 		s += fmt.Sprintf(", iteration %d/%d", p.it, p.max)
 	}
-	return s
+	fmt.Fprintf(p.w, "%s %s\n", now.UTC().Format(time.RFC3339), s)
+}
+
+// describe names the fit: the bar's description, the log line's start.
+func (p *trainProgress) describe() string {
+	f := p.fit
+	if f.Refit {
+		return fmt.Sprintf("train: refit on train+validation, reg_param %.3g", f.Lambda)
+	}
+	return fmt.Sprintf("train: fit %d/%d, reg_param %.3g", f.Index, f.Count, f.Lambda)
 }
 
 // progressMode checks --progress; --quiet turns progress off.
