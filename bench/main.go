@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/featurizer/featurizer/backbones"
+	"github.com/featurizer/featurizer/bench/internal/host"
 	"github.com/featurizer/featurizer/download"
 	"github.com/featurizer/featurizer/featurize"
 	"github.com/featurizer/featurizer/inputs"
@@ -107,7 +108,7 @@ func main() {
 	if err := backbones.InitRuntime(""); err != nil {
 		fail(err)
 	}
-	rep := report{Date: time.Now().UTC(), CPU: cpuName(), Cores: runtime.NumCPU(), Images: *images, Command: strings.Join(os.Args, " ")}
+	rep := report{Date: time.Now().UTC(), CPU: host.CPUName(), Cores: runtime.NumCPU(), Images: *images, Command: strings.Join(os.Args, " ")}
 	for _, name := range strings.Split(*which, ",") {
 		dir := *models
 		if name == "mobilenetv2" {
@@ -326,21 +327,6 @@ func printReport(r report) {
 		}
 		fmt.Printf("- %s: %s\n", m.Backbone, strings.Join(parts, ", "))
 	}
-}
-
-func cpuName() string {
-	b, err := os.ReadFile("/proc/cpuinfo")
-	if err != nil {
-		return runtime.GOARCH
-	}
-	for _, l := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(l, "model name") {
-			if _, v, ok := strings.Cut(l, ":"); ok {
-				return strings.TrimSpace(v)
-			}
-		}
-	}
-	return runtime.GOARCH
 }
 
 var nilCtx = context.Background()

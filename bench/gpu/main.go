@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/featurizer/featurizer/backbones"
+	"github.com/featurizer/featurizer/bench/internal/host"
 	"github.com/featurizer/featurizer/download"
 	"github.com/featurizer/featurizer/featurize"
 	"github.com/featurizer/featurizer/inputs"
@@ -106,7 +107,7 @@ func main() {
 	if *photos == "" {
 		*photos = *images
 	}
-	rep := &report{Date: time.Now().UTC(), Device: *device, CPU: cpuName(), Cores: runtime.NumCPU(), Command: strings.Join(os.Args, " ")}
+	rep := &report{Date: time.Now().UTC(), Device: *device, CPU: host.CPUName(), Cores: runtime.NumCPU(), Command: strings.Join(os.Args, " ")}
 	rep.GPU = gpuName()
 	if err := backbones.InitRuntimeFor("", *device); err != nil {
 		fail(err)
@@ -560,19 +561,4 @@ func gpuName() string {
 		return ""
 	}
 	return strings.TrimSpace(string(b))
-}
-
-func cpuName() string {
-	b, err := os.ReadFile("/proc/cpuinfo")
-	if err != nil {
-		return runtime.GOARCH
-	}
-	for _, l := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(l, "model name") {
-			if _, v, ok := strings.Cut(l, ":"); ok {
-				return strings.TrimSpace(v)
-			}
-		}
-	}
-	return runtime.GOARCH
 }
