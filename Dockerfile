@@ -25,11 +25,11 @@ ARG DCS_BASE=databricksruntime/standard:15.4-LTS
 # --- the Go toolchain (static binaries: any glibc) ---------------------------
 FROM ${GO_IMAGE} AS go
 
-# --- build: cgo against libjpeg-turbo (JPEG decoding) and OpenBLAS (head) ----
+# --- build: cgo against libjpeg-turbo, libtiff, libwebp, LittleCMS (decoding) and OpenBLAS (head)
 FROM ${BUILD_IMAGE} AS build
 RUN apt-get update \
     && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-       gcc libc6-dev libjpeg-turbo8-dev zlib1g-dev libopenblas-dev ca-certificates git \
+       gcc libc6-dev libjpeg-turbo8-dev libtiff-dev libwebp-dev liblcms2-dev zlib1g-dev libopenblas-dev ca-certificates git \
     && rm -rf /var/lib/apt/lists/*
 COPY --from=go /usr/local/go /usr/local/go
 ENV PATH=/usr/local/go/bin:/root/go/bin:$PATH CGO_ENABLED=1
@@ -85,7 +85,7 @@ RUN /opt/featurizer/recipe/install-runtime.sh system-deps --variant "${VARIANT}"
 COPY --from=fetch /opt/featurizer /opt/featurizer
 COPY --from=build /out/featurizer /opt/featurizer/bin/featurizer
 ENV FEATURIZER_ORT_LIB=/opt/featurizer/lib/libonnxruntime.so.1 FEATURIZER_MODELS=/models
-# The image's smoke test: the binary starts (glibc, libjpeg-turbo, OpenBLAS)
+# The image's smoke test: the binary starts (glibc, libjpeg-turbo, libtiff, libwebp, OpenBLAS)
 # and loads the pinned ONNX Runtime.
 RUN ln -s /opt/featurizer/bin/featurizer /usr/local/bin/featurizer \
     && featurizer version | tee /dev/stderr | grep -q '^onnxruntime [0-9]' \

@@ -4,18 +4,19 @@ SHELL := /bin/bash
 GO ?= go
 BIN := bin/featurizer
 SHARED ?= ../shared
-# Debian packages: libjpeg-turbo and zlib for the JPEG and PNG decoders
-# (driven as Pillow drives them) and OpenBLAS for the head's matrix products
+# Debian packages: libjpeg-turbo, zlib, libtiff and libwebp for the JPEG,
+# PNG, TIFF and WebP decoders (driven as Pillow drives them), LittleCMS for
+# CIE Lab TIFFs (converted as Pillow's ImageCms converts them) and OpenBLAS for the head's matrix products
 # (cgo); Pillow, numpy, torchvision and scikit-learn for the reference tests
 # and benchmarks that pin our results to theirs. OpenJDK 17 runs PySpark 3.5
 # (which supports Java 8, 11 and 17) for the real-client tests.
 # Building the binary needs only the first few (cgo: a C compiler, JPEG, PNG,
 # BLAS; certificates for the downloads): make demo installs just those.
-BUILD_APT_PACKAGES := gcc libc6-dev ca-certificates curl libjpeg62-turbo-dev zlib1g-dev libopenblas-dev
-APT_PACKAGES := $(BUILD_APT_PACKAGES) python3-pil python3-numpy python3-torchvision python3-sklearn python3-venv openjdk-17-jre-headless
+BUILD_APT_PACKAGES := gcc libc6-dev ca-certificates curl libjpeg62-turbo-dev zlib1g-dev libtiff-dev libwebp-dev liblcms2-dev libopenblas-dev
+APT_PACKAGES := $(BUILD_APT_PACKAGES) python3-pil python3-numpy libtiff-tools webp python3-torchvision python3-sklearn python3-venv openjdk-17-jre-headless
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup setup-gpu deps deps-build ort tools clients clients-lock build test lint demo bench clean
+.PHONY: setup setup-gpu deps deps-build ort tools clients clients-lock build test lint demo bench bench-decode clean corpus
 
 CACHE ?= $(or $(FEATURIZER_CACHE),$(or $(XDG_CACHE_HOME),$(HOME)/.cache)/featurizer)
 AZURITE_VERSION := 3.35.0
@@ -114,6 +115,18 @@ setup-gpu:
 build:
 	$(GO) build -o $(BIN) ./cmd/featurizer
 
+# Remake the committed decoder corpus (featurize/testdata/corpus/<class>/)
+# from its generators, with Debian's Pillow and libtiff's and libwebp's
+# command-line tools. The tests only read it; run this after changing a
+# generator, then commit what it wrote.
+CORPUS_CLASSES := bmp gif jpeg orient png tiff webp
+corpus: deps
+	@for c in $(CORPUS_CLASSES); do \
+	  rm -rf featurize/testdata/corpus/$$c && mkdir -p featurize/testdata/corpus/$$c && \
+	  /usr/bin/python3 tools/corpus/$$c.py featurize/testdata/corpus/$$c || exit 1; \
+	  echo "corpus $$c: $$(ls featurize/testdata/corpus/$$c | wc -l) files"; \
+	done
+
 lint:
 	$(GO) vet ./...
 	@$(GO) mod tidy -diff || { echo "go.mod/go.sum are not tidy: run go mod tidy"; exit 1; }
@@ -157,6 +170,12 @@ demo: deps-build ort build
 
 bench:
 	scripts/bench.sh
+	scripts/bench-decode.sh
+
+# JPEG decode throughput of this tree against a baseline commit (BASE=ref),
+# side by side in one run.
+bench-decode:
+	scripts/bench-decode.sh $(BASE)
 
 # The bench-only Python (.venv-bench/): a current torch 2.x from PyPI, the
 # second PyTorch peer of make bench. Not in setup or CI: PyPI's torch pulls

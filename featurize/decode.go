@@ -8,10 +8,6 @@ import (
 	"image/color"
 	_ "image/png" // registers PNG
 	"strings"
-
-	_ "golang.org/x/image/bmp" // registers BMP
-	_ "golang.org/x/image/tiff"
-	_ "golang.org/x/image/webp"
 )
 
 // RGB is an 8-bit image with packed R, G, B samples, rows top to bottom.
@@ -59,7 +55,7 @@ func Sniff(b []byte) string {
 		return "bmp"
 	case len(b) >= 12 && string(b[:4]) == "RIFF" && string(b[8:12]) == "WEBP":
 		return "webp"
-	case bytes.HasPrefix(b, []byte("II*\x00")) || bytes.HasPrefix(b, []byte("MM\x00*")):
+	case isTIFFMagic(b):
 		return "tiff"
 	}
 	return ""
@@ -97,8 +93,13 @@ func (d *Decoder) Decode(data []byte) (img *RGB, err error) {
 			}
 		}
 		return img, err
-	default:
-		img, err = d.decodeStd(data, format)
+	case "tiff":
+		// Oriented by the TIFF decoder itself (its own IFD0 tag).
+		return d.decodeTIFF(data)
+	case "bmp":
+		return d.decodeBMP(data)
+	case "webp":
+		img, err = d.decodeWebP(data)
 	}
 	if err != nil {
 		return nil, err
@@ -198,9 +199,7 @@ func (d *Decoder) decodeStd(data []byte, format string) (*RGB, error) {
 		return nil, err
 	}
 	d.pix = grow(d.pix, w*h*3)
-	if !(format == "webp" && webpToRGB(m, d.pix)) {
-		toRGB(m, d.pix, w, h)
-	}
+	toRGB(m, d.pix, w, h)
 	return &RGB{W: w, H: h, Pix: d.pix}, nil
 }
 
@@ -310,28 +309,4 @@ func overWhite(c, a uint8) uint8 {
 	}
 	t := int(c)*int(a) + 255*(255-int(a)) + 128
 	return uint8(((t >> 8) + t) >> 8)
-}
-
-// webpToRGB converts lossy WebP pictures the way libwebp does; it reports
-// false for anything else (lossless WebP is plain NRGBA).
-func webpToRGB(m image.Image, dst []uint8) bool {
-	switch im := m.(type) {
-	case *image.YCbCr:
-		return webpYCbCrToRGB(im, dst)
-	case *image.NYCbCrA:
-		if !webpYCbCrToRGB(&im.YCbCr, dst) {
-			return false
-		}
-		b := im.Bounds()
-		w := b.Dx()
-		for y := 0; y < b.Dy(); y++ {
-			for x := 0; x < w; x++ {
-				a := im.A[y*im.AStride+x]
-				p := dst[(y*w+x)*3 : (y*w+x)*3+3]
-				p[0], p[1], p[2] = overWhite(p[0], a), overWhite(p[1], a), overWhite(p[2], a)
-			}
-		}
-		return true
-	}
-	return false
 }

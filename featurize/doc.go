@@ -1,5 +1,7 @@
-// Package featurize turns images into feature rows: decoding (libjpeg-turbo
-// for JPEG, the standard library for the rest, GIF as Pillow reads it),
+// Package featurize turns images into feature rows: decoding exactly the
+// files Pillow decodes, to Pillow's pixels (libjpeg-turbo for JPEG, libtiff
+// for TIFF, libwebp for WebP, each driven as Pillow drives it; Pillow's own
+// PNG, GIF and BMP readers ported to Go),
 // preprocessing that matches PIL and torchvision bit for bit (Preprocessor,
 // from a modelspec.Preprocessing), and Run, the concurrent pipeline.
 //

@@ -109,7 +109,6 @@ func gifOpen(b []byte) (*gifFrame, error) {
 		return nil, gifFail("no image in the file")
 	}
 	var local []byte
-	hasLocal := false
 	found := false
 	for !found {
 		if len(c) == 0 {
@@ -177,7 +176,6 @@ func gifOpen(b []byte) (*gifFrame, error) {
 				if err != nil {
 					return nil, err
 				}
-				hasLocal = true
 				if need {
 					local = p
 				}
@@ -194,9 +192,12 @@ func gifOpen(b []byte) (*gifFrame, error) {
 	if !found {
 		return nil, gifFail("no image in the file")
 	}
+	// A local identity ramp makes an "L" frame, but Pillow then hands the
+	// global palette (if any) to that image, which turns it into "P" with
+	// the global colours.
 	f.palette = global
-	if hasLocal {
-		f.palette = local // a local identity ramp means greyscale too
+	if local != nil {
+		f.palette = local
 	}
 	return f, nil
 }
@@ -207,13 +208,19 @@ const (
 	gifBits   = 12
 )
 
+// gifMaxBlock is ImageFile.MAXBLOCK: Pillow feeds the decoder the file in
+// reads of this size.
+const gifMaxBlock = 65536
+
 // gifDecode is GifDecode.c's LZW decoder writing the frame's indices into
-// canvas (w wide) at the frame's place, in one pass over data from the
-// frame's first sub-block: done when the frame is full; a code past the
-// table is an error; data that ends first is a truncated file.
+// canvas (w wide) at the frame's place, driven as ImageFile.load drives it:
+// the data from the frame's first sub-block arrives 64 KiB at a time, the
+// decoder returns for more at a sub-block not wholly read yet and at an end
+// code, and running out of file then is a truncated file. Done when the
+// frame is full; a code past the table is an error.
 func gifDecode(b []byte, f *gifFrame, canvas []byte, w int) error {
 	if f.bits < 0 || f.bits > gifBits {
-		return gifFail("LZW code size %d", f.bits)
+		return gifFail("LZW code size %d is over 12 (codec configuration error)", f.bits)
 	}
 	if f.x0 == 0 && f.x1 == 0 {
 		// Pillow's setimage reads a tile from x 0 to x 0 as the whole
@@ -248,6 +255,15 @@ func gifDecode(b []byte, f *gifFrame, canvas []byte, w int) error {
 		step, pass = 8, 1
 	}
 	ptr := f.data
+	// The file read so far; more is read only when the decoder returns.
+	readEnd := min(len(b), f.data+gifMaxBlock)
+	readMore := func() bool {
+		if readEnd >= len(b) {
+			return false
+		}
+		readEnd = min(len(b), readEnd+gifMaxBlock)
+		return true
+	}
 	row := func() int { return (f.y0+y)*w + f.x0 }
 	// newline moves to the next row (GifDecode.c's NEWLINE): done reports
 	// the frame is full.
@@ -291,8 +307,10 @@ func gifDecode(b []byte, f *gifFrame, canvas []byte, w int) error {
 					continue
 				}
 				// A sub-block is decoded only once all of it is there.
-				if ptr >= len(b) || len(b)-ptr < int(b[ptr])+1 {
-					return gifFail("image file is truncated")
+				for ptr >= readEnd || readEnd-ptr < int(b[ptr])+1 {
+					if !readMore() {
+						return gifFail("image file is truncated")
+					}
 				}
 				blocksize = int(b[ptr])
 				ptr++
@@ -307,8 +325,12 @@ func gifDecode(b []byte, f *gifFrame, canvas []byte, w int) error {
 				continue
 			}
 			if c == end {
-				// The decoder returns here and Pillow calls it again with
-				// what follows, which is read as more of the stream.
+				// The decoder returns here; Pillow reads the next 64 KiB and
+				// calls it again, which reads on as more of the stream, or
+				// finds the file at its end and calls it truncated.
+				if !readMore() {
+					return gifFail("image file is truncated")
+				}
 				continue
 			}
 			if state == 2 {

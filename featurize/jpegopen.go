@@ -13,6 +13,7 @@ import (
 type jpegFrame struct {
 	mode, w, h int
 	exif       []byte // the first APP1 segment that starts "Exif\0"
+	mpf        []byte // the last APP2 "MPF\0" segment's data after that
 }
 
 // errJPEGHeader is Pillow refusing to open a file ("cannot identify image
@@ -31,7 +32,8 @@ func jpegOpen(b []byte) (jpegFrame, error) {
 	}
 	var f jpegFrame
 	sawSOF := false
-	pos := 3 // the third byte, 0xFF, is the current one
+	dpi := false // info["dpi"] is set: the APP handler stops reading EXIF
+	pos := 3     // the third byte, 0xFF, is the current one
 	cur := 0xFF
 	short := func(what string) error {
 		return fmt.Errorf("%w: the file ends inside %s", errJPEGHeader, what)
@@ -124,8 +126,20 @@ func jpegOpen(b []byte) (jpegFrame, error) {
 				if err := pillowAPP(marker, s); err != nil {
 					return f, err
 				}
-				if marker == 0xFFE1 && f.exif == nil && bytes.HasPrefix(s, []byte("Exif\x00")) {
+				switch {
+				case marker == 0xFFE0 && len(s) >= 12 && string(s[:4]) == "JFIF" && s[7] == 1:
+					dpi = true
+				case marker == 0xFFE1 && f.exif == nil && bytes.HasPrefix(s, []byte("Exif\x00")):
 					f.exif = s
+				case marker == 0xFFE2 && len(s) >= 4 && string(s[:4]) == "MPF\x00":
+					f.mpf = s[4:]
+				}
+				if !dpi && f.exif != nil {
+					// Pillow reads the EXIF for the DPI, once.
+					dpi = true
+					if err := exifDPI(f.exif); err != nil {
+						return f, err
+					}
 				}
 			default: // DHT, DAC, SOS, DNL, DRI, EXP, COM: skipped
 				if _, err := segment(name); err != nil {
@@ -135,6 +149,11 @@ func jpegOpen(b []byte) (jpegFrame, error) {
 			if marker == 0xFFDA {
 				if !sawSOF || f.w <= 0 || f.h <= 0 {
 					return f, fmt.Errorf("%w: no usable frame header before the first scan", errJPEGHeader)
+				}
+				if f.mpf != nil {
+					if err := mpIndex(f.mpf); err != nil {
+						return f, err
+					}
 				}
 				return f, nil
 			}
@@ -195,6 +214,92 @@ func pillowAPP(marker int, s []byte) error {
 			}
 			off += size
 			off += off & 1
+		}
+	}
+	return nil
+}
+
+// exifDPI fails where the APP handler's DPI lookup in the EXIF raises an
+// exception it does not catch (so Image.open fails): getexif's struct.error
+// on a TIFF header cut short or a little-endian BigTIFF one, and an
+// IndexError from XResolution[1] when XResolution is one byte, or text of
+// one digit or none (ResolutionUnit present).
+func exifDPI(exif []byte) error {
+	tags, err := pillowEXIF(exif)
+	var he errEXIFHeader
+	if errors.As(err, &he) && he.structShort {
+		return fmt.Errorf("%w: EXIF block whose TIFF header is cut short", errJPEGHeader)
+	}
+	if err != nil {
+		return nil // SyntaxError: caught
+	}
+	if _, ok := tags[0x0128]; !ok {
+		return nil
+	}
+	x, ok := tags[0x011A]
+	if !ok {
+		return nil
+	}
+	short := false
+	switch x.typ {
+	case 1, 7: // bytes
+		short = len(x.data) == 1
+	case 2: // text: one NUL stripped, x[0] must parse as a float
+		t := bytes.TrimSuffix(x.data, []byte{0})
+		short = len(t) == 0 || len(t) == 1 && t[0] >= '0' && t[0] <= '9'
+	}
+	if short {
+		return fmt.Errorf("%w: EXIF XResolution Pillow cannot read (IndexError)", errJPEGHeader)
+	}
+	return nil
+}
+
+// mpIndex fails where jpeg_factory's _getmp raises struct.error (which
+// Image.open turns into "cannot identify image file"): a Multi-Picture
+// index with fewer MP entries than its NumberOfImages. Everything else it
+// finds wrong, it warns about and reads the file as a plain JPEG.
+func mpIndex(mp []byte) error {
+	head := mp[:min(8, len(mp))]
+	bo, ok := tiffPrefix(head)
+	if !ok || len(head) < 8 || head[2] == 0x2B {
+		return nil
+	}
+	tags := readIFD(mp, bo, uint64(bo.Uint32(head[4:])), false)
+	q, ok1 := tags[0xB001]
+	e, ok2 := tags[0xB002]
+	if !ok1 || !ok2 {
+		return nil
+	}
+	var quant int64
+	switch q.typ {
+	case 3:
+		quant = int64(q.bo.Uint16(q.data))
+	case 8:
+		quant = int64(int16(q.bo.Uint16(q.data)))
+	case 4, 13:
+		quant = int64(q.bo.Uint32(q.data))
+	case 9:
+		quant = int64(int32(q.bo.Uint32(q.data)))
+	case 6:
+		quant = int64(int8(q.data[0]))
+	case 16:
+		quant = int64(min(q.bo.Uint64(q.data), 1<<62))
+	default:
+		return nil // range() of a non-integer: TypeError, caught
+	}
+	if e.typ != 1 && e.typ != 7 {
+		return nil // struct.unpack_from of a non-buffer: TypeError, caught
+	}
+	var ebo binary.ByteOrder = binary.LittleEndian
+	if string(head[:4]) == "MM\x00\x2A" {
+		ebo = binary.BigEndian
+	}
+	for i := int64(0); i < quant; i++ {
+		if int64(len(e.data)) < (i+1)*16 {
+			return fmt.Errorf("%w: MP index with fewer entries than images (Pillow: cannot identify image file)", errJPEGHeader)
+		}
+		if ebo.Uint32(e.data[i*16:])>>24&7 != 0 {
+			return nil // "unsupported picture format in MPO": caught
 		}
 	}
 	return nil

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"hash/adler32"
 	"hash/crc32"
-	"regexp"
 	"unicode/utf8"
 )
 
@@ -41,8 +40,6 @@ const (
 	pngMaxRawBytes   = int64(1<<31 - 1) // one Go slice of filtered rows
 )
 
-var xmpOrientation = regexp.MustCompile(`tiff:Orientation(="|>)([0-9])`)
-
 // pngState is PngStream's: what the chunks said so far.
 type pngState struct {
 	b   []byte
@@ -55,9 +52,12 @@ type pngState struct {
 	palette     []byte
 	trns        []byte
 	trnsMode    string
-	exif        []byte // info["exif"]: usable bytes, or nil
+	exif        []byte // info["exif"], when exifSet
 	exifSet     bool
-	xmp         []byte
+	exifBad     bool   // info["exif"] is text getexif cannot read
+	xmp         []byte // info["XML:com.adobe.xmp"]
+	rawEXIF     []byte // info["Raw profile type exif"], when rawSet
+	rawSet      bool
 	textMemory  int
 	nFrames     int64 // -1: none
 	seqNum      int64 // -1: none
@@ -192,20 +192,19 @@ func (s *pngState) call(cid string, length uint32) (data []byte, eof bool, err e
 		if len(v) > 0 && v[0] != 0 {
 			return nil, false, pngFail("unknown compression method %d in zTXt chunk", v[0])
 		}
-		n := 0
+		var text []byte
 		if len(v) > 1 {
-			var tail, ok bool
-			n, tail, ok = zlibText(v[1:], pngMaxTextChunk)
+			t, tail, ok := zlibTextData(v[1:], pngMaxTextChunk)
 			if ok && tail {
-				return nil, false, pngFail("decompressed zTXt data too large")
+				return nil, false, pngFail("decompressed zTXt data too large (Pillow: Decompressed Data Too Large)")
 			}
-			if !ok {
-				n = 0
+			if ok {
+				text = t
 			}
 		}
 		if len(k) > 0 {
-			s.setText(string(k), nil, false)
-			if err := s.addText(n); err != nil {
+			s.setText(string(k), text, false)
+			if err := s.addText(len(text)); err != nil {
 				return nil, false, err
 			}
 		}
@@ -224,23 +223,14 @@ func (s *pngState) call(cid string, length uint32) (data []byte, eof bool, err e
 			if cm != 0 {
 				break
 			}
-			n, tail, ok := zlibText(v, pngMaxTextChunk)
+			t, tail, ok := zlibTextData(v, pngMaxTextChunk)
 			if ok && tail {
-				return nil, false, pngFail("decompressed iTXt data too large")
+				return nil, false, pngFail("decompressed iTXt data too large (Pillow: Decompressed Data Too Large)")
 			}
 			if !ok {
 				break
 			}
-			// The text itself is compressed: its length in characters is
-			// not known here; count its bytes.
-			if string(k) == "XML:com.adobe.xmp" {
-				s.xmp = nil
-			}
-			if err := s.addText(n); err != nil {
-				return nil, false, err
-			}
-			s.setText(string(k), nil, false)
-			break
+			v = t
 		}
 		if !utf8.Valid(parts[0]) || !utf8.Valid(parts[1]) || !utf8.Valid(v) {
 			break
@@ -250,7 +240,7 @@ func (s *pngState) call(cid string, length uint32) (data []byte, eof bool, err e
 			return nil, false, err
 		}
 	case "eXIf":
-		s.exif, s.exifSet = append([]byte("Exif\x00\x00"), d...), true
+		s.exif, s.exifSet, s.exifBad = append([]byte("Exif\x00\x00"), d...), true, false
 	case "iCCP":
 		i := bytes.IndexByte(d, 0)
 		if len(d) == 0 {
@@ -310,13 +300,12 @@ func (s *pngState) call(cid string, length uint32) (data []byte, eof bool, err e
 func (s *pngState) setText(k string, v []byte, raw bool) {
 	switch k {
 	case "exif":
-		s.exifSet = true
-		s.exif = nil
-		if raw {
-			s.exif = v
-		}
+		// Text (not tEXt's raw bytes) makes Exif.load raise, unless empty.
+		s.exif, s.exifSet, s.exifBad = v, true, !raw && len(v) > 0
 	case "XML:com.adobe.xmp":
 		s.xmp = v
+	case "Raw profile type exif":
+		s.rawEXIF, s.rawSet = v, true
 	}
 }
 
@@ -395,14 +384,24 @@ func pngOpen(b []byte, checkSize func(w, h int) error) (*pngImage, error) {
 		return nil, err
 	}
 	xs, ys := int64(s.w), int64(s.h)
-	if s.bbox != nil {
-		if s.bbox[0] != 0 || s.bbox[1] != 0 || s.bbox[2] != s.w || s.bbox[3] != s.h {
-			return nil, pngFail("APNG whose first frame is not the whole image is not supported")
+	// An APNG's first frame may cover part of the image only: Pillow
+	// decodes it there, on a canvas of zeros.
+	framed := s.bbox != nil && (s.bbox[0] != 0 || s.bbox[1] != 0 || s.bbox[2] != s.w || s.bbox[3] != s.h)
+	if framed {
+		xs, ys = int64(s.bbox[2]-s.bbox[0]), int64(s.bbox[3]-s.bbox[1])
+		if xs == 0 || ys == 0 {
+			return nil, pngFail("APNG frame of %dx%d", xs, ys)
 		}
 	}
 	bits := int(s.bits) * pngChannels[s.color]
 	// load: the image data as ImageFile.load reads it, then load_end.
-	segs, endPos, stop := s.imageData(idatPos, idatLen)
+	// A default image (image data before any frame control) is one more
+	// frame: is_animated decides where load_end stops.
+	frames := max(s.nFrames, 1)
+	if s.nFrames >= 0 && s.bbox == nil {
+		frames++
+	}
+	segs, endPos, fdats, stop := s.imageData(idatPos, idatLen)
 	raw, err := rawSize(xs, ys, bits, s.interlace)
 	if err != nil {
 		return nil, err
@@ -422,33 +421,47 @@ func pngOpen(b []byte, checkSize func(w, h int) error) (*pngImage, error) {
 	}
 	// exif_transpose reads the EXIF Pillow has before loading when there
 	// is some; only without it does it load, and see later chunks too.
-	preExif, preExifSet, preXMP := s.exif, s.exifSet, s.xmp
+	pre := *s
+	for _, f := range fdats {
+		if int(f[0]) <= seg {
+			s.seqNum = f[1]
+		}
+	}
 	// load_end, from the end of the chunk the image was finished in.
 	s.pos = endPos[seg]
-	if err := s.loadEnd(); err != nil {
+	if err := s.loadEnd(frames > 1); err != nil {
 		return nil, err
 	}
-	if preExifSet {
-		s.exif, s.xmp = preExif, preXMP
+	src := s
+	if pre.exifSet {
+		src = &pre
 	}
-	img := &pngImage{w: int(s.w), h: int(s.h), orientation: 1}
-	if s.exif != nil {
-		img.orientation = tiffOrientation(bytes.TrimPrefix(s.exif, []byte("Exif\x00\x00")))
-	}
-	if img.orientation == 1 && !s.exifHasOrientation() && s.xmp != nil {
-		if m := xmpOrientation.FindSubmatch(s.xmp); m != nil {
-			img.orientation = int(m[2][0] - '0')
+	img := &pngImage{w: int(s.w), h: int(s.h), orientation: src.orientation()}
+	if framed {
+		// Pillow's Adam7 unpacking ignores the tile's offset: an
+		// interlaced frame lands at the top left corner.
+		x0, y0 := int64(s.bbox[0]), int64(s.bbox[1])
+		if s.interlace {
+			x0, y0 = 0, 0
 		}
+		out = pngCanvas(out, xs, ys, bits, s.interlace, x0, y0, int64(s.w), int64(s.h))
+		s.interlace = false
 	}
 	img.norm = s.normalized(out)
 	return img, nil
 }
 
-func (s *pngState) exifHasOrientation() bool {
-	if s.exif == nil {
-		return false
+// orientation is what Image.getexif finds in the chunks read so far.
+func (s *pngState) orientation() int {
+	o := orientationSource{hasEXIF: s.exifSet, exif: s.exif, bad: s.exifBad, xmp: s.xmp}
+	if !s.exifSet && s.rawSet {
+		raw, err := rawProfileEXIF(s.rawEXIF)
+		if err != nil {
+			return 1 // ValueError from bytes.fromhex
+		}
+		o.hasEXIF, o.exif = true, raw
 	}
-	return tiffOrientation(bytes.TrimPrefix(s.exif, []byte("Exif\x00\x00"))) != 1
+	return o.orientation()
 }
 
 // imageData lists the reads PngImageFile.load_read makes, in 65536-byte
@@ -456,26 +469,42 @@ func (s *pngState) exifHasOrientation() bool {
 // offset where each block's chunk ends (load_end starts there), and what
 // stops the reads: nil when a chunk that is not image data comes next,
 // else the error Pillow raises.
-func (s *pngState) imageData(pos int, length uint32) (segs [][2]int, chunkEnd []int, stop error) {
+//
+// fdats lists the frame data chunks met, as the index of the first read
+// that needs them and their sequence number.
+func (s *pngState) imageData(pos int, length uint32) (segs [][2]int, chunkEnd []int, fdats [][2]int64, stop error) {
 	s.pos = pos
 	left := int64(length)
+	seq := s.seqNum
 	for {
 		for left == 0 {
 			s.skip(4) // CRC
 			cid, n, err := s.header()
 			if err == errShortHeader {
-				return segs, chunkEnd, pngFail("image file is truncated")
+				return segs, chunkEnd, fdats, pngFail("image file is truncated")
 			}
 			if err != nil {
-				return segs, chunkEnd, err
+				return segs, chunkEnd, fdats, err
 			}
 			if cid != "IDAT" && cid != "DDAT" && cid != "fdAT" {
-				return segs, chunkEnd, nil
+				return segs, chunkEnd, fdats, nil
 			}
 			if cid == "fdAT" {
-				if _, _, err := s.call(cid, n); err != nil {
-					return segs, chunkEnd, err
+				// chunk_fdAT's checks, on a copy of the sequence number:
+				// Pillow only gets here if the image needs this chunk.
+				if n < 4 {
+					return segs, chunkEnd, fdats, pngFail("APNG contains truncated fDAT chunk")
 				}
+				d, err := s.read(4, cid)
+				if err != nil {
+					return segs, chunkEnd, fdats, err
+				}
+				q := int64(binary.BigEndian.Uint32(d))
+				if seq != q-1 || seq < 0 {
+					return segs, chunkEnd, fdats, pngFail("APNG contains frame sequence errors")
+				}
+				seq = q
+				fdats = append(fdats, [2]int64{int64(len(segs)), q})
 				left = int64(n) - 4
 			} else {
 				left = int64(n)
@@ -485,7 +514,7 @@ func (s *pngState) imageData(pos int, length uint32) (segs [][2]int, chunkEnd []
 		left -= take
 		got := min(int64(len(s.b)-s.pos), take)
 		if got <= 0 {
-			return segs, chunkEnd, pngFail("image file is truncated")
+			return segs, chunkEnd, fdats, pngFail("image file is truncated")
 		}
 		segs = append(segs, [2]int{s.pos, int(got)})
 		s.pos += int(got)
@@ -496,8 +525,7 @@ func (s *pngState) imageData(pos int, length uint32) (segs [][2]int, chunkEnd []
 
 // loadEnd is PngImageFile.load_end: the chunks after the image, no
 // checksums, until IEND or anything unreadable as a chunk header.
-func (s *pngState) loadEnd() error {
-	animated := s.nFrames > 1
+func (s *pngState) loadEnd(animated bool) error {
 	for {
 		s.skip(4) // CRC
 		cid, length, err := s.header()
@@ -642,4 +670,91 @@ func (s *pngState) goTransparency() []byte {
 		// tRNS chunk cannot say; the rare file that has one stays opaque.
 	}
 	return nil
+}
+
+// pngCanvas unfilters the rows of a w x h frame (bits per pixel,
+// interlaced or not) and places it at (x0, y0) on a zero W x H canvas,
+// returned as filtered rows of filter type 0, not interlaced.
+func pngCanvas(raw []byte, w, h int64, bits int, interlaced bool, x0, y0, W, H int64) []byte {
+	stride := (W*int64(bits) + 7) / 8
+	canvas := make([]byte, H*(stride+1))
+	put := func(x, y int64, row []byte, i int64) {
+		pngCopyPixel(canvas[(y0+y)*(stride+1)+1:], x0+x, row, i, bits)
+	}
+	type pass struct{ x0, y0, dx, dy int64 }
+	passes := []pass{{0, 0, 1, 1}}
+	if interlaced {
+		passes = []pass{{0, 0, 8, 8}, {4, 0, 8, 8}, {0, 4, 4, 8}, {2, 0, 4, 4}, {0, 2, 2, 4}, {1, 0, 2, 2}, {0, 1, 1, 2}}
+	}
+	bpp := int64(max(1, bits/8))
+	for _, p := range passes {
+		pw, ph := (w-p.x0+p.dx-1)/p.dx, (h-p.y0+p.dy-1)/p.dy
+		rl := (pw*int64(bits) + 7) / 8
+		if pw <= 0 || ph <= 0 || rl <= 0 {
+			continue
+		}
+		prev := make([]byte, rl)
+		for j := int64(0); j < ph; j++ {
+			ft, row := raw[0], raw[1:1+rl]
+			raw = raw[1+rl:]
+			pngUnfilter(ft, row, prev, bpp)
+			for i := int64(0); i < pw; i++ {
+				put(p.x0+i*p.dx, p.y0+j*p.dy, row, i)
+			}
+			prev = row
+		}
+	}
+	return canvas
+}
+
+// pngUnfilter undoes one PNG row filter in place (prev: the row above,
+// already unfiltered, zeros for the first).
+func pngUnfilter(ft byte, row, prev []byte, bpp int64) {
+	for i := range row {
+		var a, c byte
+		if int64(i) >= bpp {
+			a, c = row[int64(i)-bpp], prev[int64(i)-bpp]
+		}
+		b := prev[i]
+		switch ft {
+		case 1:
+			row[i] += a
+		case 2:
+			row[i] += b
+		case 3:
+			row[i] += byte((int(a) + int(b)) / 2)
+		case 4:
+			p := int(a) + int(b) - int(c)
+			pa, pb, pc := pngAbs(p-int(a)), pngAbs(p-int(b)), pngAbs(p-int(c))
+			switch {
+			case pa <= pb && pa <= pc:
+				row[i] += a
+			case pb <= pc:
+				row[i] += b
+			default:
+				row[i] += c
+			}
+		}
+	}
+}
+
+func pngAbs(v int) int {
+	if v < 0 {
+		return -v
+	}
+	return v
+}
+
+// pngCopyPixel copies pixel si of src to pixel di of dst, bits per pixel.
+func pngCopyPixel(dst []byte, di int64, src []byte, si int64, bits int) {
+	if bits >= 8 {
+		n := int64(bits / 8)
+		copy(dst[di*n:di*n+n], src[si*n:si*n+n])
+		return
+	}
+	b := int64(bits)
+	mask := byte(1<<bits - 1)
+	v := src[si*b/8] >> (8 - b - si*b%8) & mask
+	sh := 8 - b - di*b%8
+	dst[di*b/8] = dst[di*b/8]&^(mask<<sh) | v<<sh
 }

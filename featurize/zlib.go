@@ -92,7 +92,8 @@ static int fz_png_inflate(const unsigned char *data, const long *segs, int nsegs
 // fz_zlib_text is Python's zlib.decompressobj().decompress(s, limit): it
 // returns 0 (*outlen bytes would come out, *tail set when input is left
 // over at the limit) or -1 for a zlib error.
-static int fz_zlib_text(const unsigned char *s, long n, long limit, long *outlen, int *tail) {
+// With out non-NULL (room for limit bytes) the text is written there.
+static int fz_zlib_text(const unsigned char *s, long n, long limit, long *outlen, int *tail, unsigned char *out) {
 	z_stream z;
 	memset(&z, 0, sizeof z);
 	if (inflateInit(&z) != Z_OK) return -1;
@@ -104,7 +105,7 @@ static int fz_zlib_text(const unsigned char *s, long n, long limit, long *outlen
 	*tail = 0;
 	while (z.avail_in > 0 && got < limit) {
 		long room = limit - got < (long)sizeof buf ? limit - got : (long)sizeof buf;
-		z.next_out = buf;
+		z.next_out = out ? out + got : buf;
 		z.avail_out = (uInt)room;
 		err = inflate(&z, Z_SYNC_FLUSH);
 		got += room - (long)z.avail_out;
@@ -171,8 +172,25 @@ func zlibText(s []byte, limit int) (n int, tail bool, ok bool) {
 	}
 	var outlen C.long
 	var t C.int
-	if C.fz_zlib_text((*C.uchar)(unsafe.Pointer(&s[0])), C.long(len(s)), C.long(limit), &outlen, &t) != 0 {
+	if C.fz_zlib_text((*C.uchar)(unsafe.Pointer(&s[0])), C.long(len(s)), C.long(limit), &outlen, &t, nil) != 0 {
 		return 0, false, false
 	}
 	return int(outlen), t != 0, true
+}
+
+// zlibTextData is zlibText that also returns the text (up to limit bytes):
+// a first pass sizes it, a second writes it.
+func zlibTextData(s []byte, limit int) (text []byte, tail bool, ok bool) {
+	n, tail, ok := zlibText(s, limit)
+	if !ok || n == 0 {
+		return nil, tail, ok
+	}
+	text = make([]byte, n)
+	var outlen C.long
+	var t C.int
+	if C.fz_zlib_text((*C.uchar)(unsafe.Pointer(&s[0])), C.long(len(s)), C.long(n), &outlen, &t,
+		(*C.uchar)(unsafe.Pointer(&text[0]))) != 0 {
+		return nil, false, false
+	}
+	return text[:outlen], tail, ok
 }

@@ -232,9 +232,10 @@ cmd_system_deps() {
   local os=ubuntu
   if [ -r /etc/os-release ]; then os=$(sed -n 's/^ID=//p' /etc/os-release | tr -d '"'); fi
   [ "$dry" = 1 ] && os=ubuntu # the image's OS
-  # libjpeg-turbo's runtime package is named differently on Ubuntu and Debian.
-  local pkgs=(ca-certificates libopenblas0)
-  if [ "$os" = debian ]; then pkgs+=(libjpeg62-turbo); else pkgs+=(libjpeg-turbo8); fi
+  # libjpeg-turbo's and libtiff's runtime packages are named differently on
+  # Ubuntu and Debian; libwebp's are not.
+  local pkgs=(ca-certificates libopenblas0 libwebp7 libwebpdemux2 liblcms2-2)
+  if [ "$os" = debian ]; then pkgs+=(libjpeg62-turbo libtiff6); else pkgs+=(libjpeg-turbo8 libtiff5); fi
   if [ "$variant" = gpu ]; then
     local trt
     trt=$(pin TENSORRT_DEB_VERSION)

@@ -127,7 +127,7 @@ fi
 # 7. The system packages each image installs (dry run: no root, no apt).
 out=$("$recipe" system-deps --variant gpu --dry-run 2>&1 || true)
 trt=$(pin TENSORRT_DEB_VERSION)
-if grep -q "libnvinfer10=$trt libnvinfer-plugin10=$trt libnvonnxparsers10=$trt" <<<"$out" && grep -q libjpeg-turbo8 <<<"$out"; then ok "system-deps gpu: pinned TensorRT $trt, libjpeg-turbo, OpenBLAS"; else fail "system-deps gpu: $out"; fi
+if grep -q "libnvinfer10=$trt libnvinfer-plugin10=$trt libnvonnxparsers10=$trt" <<<"$out" && grep -q libjpeg-turbo8 <<<"$out" && grep -q libtiff5 <<<"$out" && grep -q libwebpdemux2 <<<"$out"; then ok "system-deps gpu: pinned TensorRT $trt, libjpeg-turbo, libtiff, libwebp, OpenBLAS"; else fail "system-deps gpu: $out"; fi
 out=$("$recipe" system-deps --variant gpu --dcs --dry-run 2>&1 || true)
 if grep -q "cuda-cudart-$(pin CUDA_APT_SUFFIX) .*$(pin CUDNN_APT_PACKAGE)" <<<"$out" && grep -q "databricks/python3" <<<"$out"; then ok "system-deps gpu --dcs: CUDA $(pin CUDA_APT_SUFFIX) runtime, cuDNN 9, DCS requirements"; else fail "system-deps dcs: $out"; fi
 out=$("$recipe" system-deps --variant cpu --dry-run 2>&1 || true)

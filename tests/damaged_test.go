@@ -2,20 +2,24 @@ package tests
 
 import (
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
 
+	"github.com/featurizer/featurizer/inputs"
 	"github.com/featurizer/featurizer/internal/corrupt"
 	"github.com/featurizer/featurizer/internal/testmodels"
 	"github.com/featurizer/featurizer/table"
 )
 
-// A folder of damaged JPEGs, PNGs and GIFs gives a row for exactly the files
-// Pillow decodes and a decode reject for every other one: on every run,
-// with one decode worker or eight.
+// A folder of damaged JPEGs, PNGs and GIFs, and the committed decoder
+// corpus (every format and variant, featurize/testdata/corpus), gives a row
+// for exactly the files Pillow decodes and a decode reject for every other
+// one: on every run, with one decode worker or eight.
 func TestDamagedImagesTableMatchesPillow(t *testing.T) {
 	needRuntime(t)
 	if err := corrupt.PillowAvailable(); err != nil {
@@ -37,6 +41,7 @@ func TestDamagedImagesTableMatchesPillow(t *testing.T) {
 			paths = append(paths, filepath.Join(in, sub, n))
 		}
 	}
+	paths = append(paths, copyCorpus(t, filepath.Join(in, "corpus"))...)
 	sort.Strings(paths)
 	verdicts, err := corrupt.PillowVerdicts(paths)
 	if err != nil {
@@ -115,4 +120,35 @@ func diffNames(want, got []string) string {
 		fmt.Fprintf(&b, "  %d duplicate paths\n", len(got)-len(g))
 	}
 	return b.String()
+}
+
+// copyCorpus copies featurize/testdata/corpus's image files into dir,
+// returning their new paths.
+func copyCorpus(t *testing.T, dir string) []string {
+	t.Helper()
+	root := filepath.Join("..", "featurize", "testdata", "corpus")
+	var out []string
+	err := filepath.WalkDir(root, func(p string, e fs.DirEntry, err error) error {
+		if err != nil || e.IsDir() || !slices.Contains(inputs.ImageExtensions, strings.ToLower(filepath.Ext(p))) {
+			return err
+		}
+		rel, _ := filepath.Rel(root, p)
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		dst := filepath.Join(dir, rel)
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			return err
+		}
+		out = append(out, dst)
+		return os.WriteFile(dst, data, 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out) == 0 {
+		t.Fatalf("no corpus files under %s", root)
+	}
+	return out
 }

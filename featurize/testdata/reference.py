@@ -12,13 +12,34 @@ from PIL import Image, ImageOps
 
 
 def load(path):
+    # The same pixels as internal/corrupt/pillow_verdict.py's pixels().
     im = Image.open(path)
-    im = ImageOps.exif_transpose(im)
+    if im.format == "TIFF" and getattr(im, "_tile_orientation", None):
+        # Pillow before 10.1 turns a TIFF by its Orientation tag on load and
+        # then lets exif_transpose turn it again (python-pillow/Pillow#7381,
+        # fixed by #7383 in 10.1): featurizer turns it once, as 10.1 does.
+        im.load()
+        return finish(im)
+    try:
+        im = ImageOps.exif_transpose(im)
+    except Exception:  # a broken EXIF block leaves the image as it is
+        im = Image.open(path)
+    return finish(im)
+
+
+def finish(im):
+    """Alpha on white, 16-bit grey by its high byte, then RGB."""
+    trns = im.info.get("transparency")
     if im.mode in ("I;16", "I;16B", "I;16L", "I"):
         # Pillow's own convert("RGB") clips 16-bit grey at 255; featurizer
-        # keeps the high byte, as Pillow does for 16-bit colour PNGs.
-        im = Image.fromarray((np.asarray(im).astype(np.uint32) >> 8).astype(np.uint8))
-    if im.mode in ("RGBA", "LA") or (im.mode == "P" and "transparency" in im.info):
+        # keeps the high byte, as Pillow does for 16-bit colour.
+        a = np.asarray(im).astype(np.uint32)
+        grey = Image.fromarray((a >> 8).astype(np.uint8))
+        if not isinstance(trns, int):
+            return grey.convert("RGB")
+        im = grey.convert("RGBA")
+        im.putalpha(Image.fromarray(np.where(a == trns, 0, 255).astype(np.uint8)))
+    if im.mode in ("RGBA", "LA", "PA") or (im.mode in ("P", "1", "L", "RGB") and trns is not None):
         im = im.convert("RGBA")
         bg = Image.new("RGBA", im.size, (255, 255, 255, 255))
         bg.paste(im, mask=im.split()[3])

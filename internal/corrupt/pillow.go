@@ -47,6 +47,11 @@ func PillowAvailable() error {
 	return nil
 }
 
+// PinnedPillow is the judge the tests pin: Debian bookworm's python3-pil
+// (9.4.0-1.1+deb12u1), built against the same libjpeg-turbo, libtiff,
+// libwebp and zlib that featurizer links.
+const PinnedPillow = "9.4.0"
+
 // PillowVersion is the judge's version.
 func PillowVersion() string {
 	out, _ := exec.Command(PillowPython(), "-c", "import PIL; print(PIL.__version__)").Output()

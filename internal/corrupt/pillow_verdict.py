@@ -5,7 +5,8 @@ Reads file paths, one per line, on stdin; writes one JSON object per line:
 exactly when Image.open(path).convert("RGB") succeeds (convert loads the
 pixels). The hash is over the RGB pixels featurizer must produce from it:
 EXIF orientation applied (ImageOps.exif_transpose; a broken EXIF block
-leaves the image as it is), alpha composited on white, 16-bit grey by its
+leaves the image as it is; a TIFF turned once by its Orientation tag, as
+Pillow 10.1 and later do), alpha composited on white, 16-bit grey by its
 high byte (featurize/testdata/reference.py does the same).
 """
 import hashlib
@@ -21,10 +22,21 @@ warnings.simplefilter("ignore")
 
 def pixels(path):
     im = Image.open(path)
+    if im.format == "TIFF" and getattr(im, "_tile_orientation", None):
+        # Pillow before 10.1 turns a TIFF by its Orientation tag on load and
+        # then lets exif_transpose turn it again (python-pillow/Pillow#7381,
+        # fixed by #7383 in 10.1): featurizer turns it once, as 10.1 does.
+        im.load()
+        return finish(im)
     try:
         im = ImageOps.exif_transpose(im)
     except Exception:
         im = Image.open(path)
+    return finish(im)
+
+
+def finish(im):
+    """Alpha on white, 16-bit grey by its high byte, then RGB."""
     trns = im.info.get("transparency")
     if im.mode in ("I;16", "I;16B", "I;16L", "I"):
         a = np.asarray(im).astype(np.uint32)
