@@ -46,6 +46,9 @@ func (d *Decoder) decodeTIFF(data []byte) (*RGB, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := t.ifd.checkExifIFDs(data); err != nil {
+		return nil, err
+	}
 	d.pix = grow(d.pix, im.w*im.h*3)
 	if err := im.toRGB(d.pix, t.palette); err != nil {
 		return nil, err
@@ -75,6 +78,9 @@ type tiffIFD struct {
 	offset uint64
 	tags   map[uint16]tiffEntry
 	next   uint64
+	// overflow: a BigTIFF value offset at or past 2^63, which Python
+	// cannot seek to: Image.open fails.
+	overflow bool
 }
 
 // loadIFD is ImageFileDirectory_v2.load: a read past the end stops it
@@ -124,18 +130,22 @@ func loadIFD(data []byte, off uint64, bo binary.ByteOrder, big bool, next uint64
 		if !known {
 			continue
 		}
-		if n > math.MaxInt64/8 {
-			return f // _safe_read comes up short: the load stops
-		}
-		size := n * uint64(unit)
 		var b []byte
-		if size > uint64(inline) {
+		if n > uint64(inline/unit) { // the value lies elsewhere
 			var at uint64
 			if big {
 				at = bo.Uint64(val)
 			} else {
 				at = uint64(bo.Uint32(val))
 			}
+			if at >= 1<<63 {
+				f.overflow = true // fp.seek: OverflowError, not swallowed
+				return f
+			}
+			if n > math.MaxInt64/8 {
+				return f // _safe_read comes up short: the load stops
+			}
+			size := n * uint64(unit)
 			if size > uint64(len(data)) {
 				return f
 			}
@@ -143,7 +153,7 @@ func loadIFD(data []byte, off uint64, bo binary.ByteOrder, big bool, next uint64
 				return f // "Truncated File Read" ends the whole IFD
 			}
 		} else {
-			b = val[:size]
+			b = val[:n*uint64(unit)]
 		}
 		if len(b) == 0 {
 			continue
@@ -161,10 +171,28 @@ func loadIFD(data []byte, off uint64, bo binary.ByteOrder, big bool, next uint64
 }
 
 // pyVal is a decoded tag value: numbers (Pillow's ints, floats and
-// IFDRationals all compare and hash by value) or a non-number.
+// IFDRationals all compare and hash by value) or a non-number: the str of
+// an ASCII tag, or the bytes of a BYTE or UNDEFINED one.
 type pyVal struct {
 	nums  []float64
 	isNum bool
+	// float: the numbers are Python floats or IFDRationals, which Pillow
+	// cannot use as a file offset or a tile coordinate.
+	float bool
+	str   bool   // an ASCII tag: a str
+	raw   []byte // the str's text, or the bytes
+	// undef: UNDEFINED, which a tag of many values holds as a 1-tuple
+	// (bytes,), where BYTE gives the bytes themselves.
+	undef bool
+}
+
+// tiffEnum is TiffTags' cvt_enum: an ASCII value that names a value of
+// one of these tags is that number.
+var tiffEnum = map[uint16]map[string]float64{
+	259: {"Uncompressed": 1, "CCITT 1d": 2, "Group 3 Fax": 3, "Group 4 Fax": 4, "LZW": 5, "JPEG": 6, "PackBits": 32773},
+	262: {"WhiteIsZero": 0, "BlackIsZero": 1, "RGB": 2, "RGB Palette": 3, "Transparency Mask": 4, "CMYK": 5, "YCbCr": 6, "CieLAB": 8, "CFA": 32803, "LinearRaw": 32892},
+	284: {"Contiguous": 1, "Separate": 2},
+	296: {"none": 1, "inch": 2, "cm": 3},
 }
 
 func (f *tiffIFD) values(tag uint16) (pyVal, bool) {
@@ -200,14 +228,17 @@ func (f *tiffIFD) values(tag uint16) (pyVal, bool) {
 			v.nums = append(v.nums, float64(bo.Uint64(b[i:])))
 		}
 	case 11:
+		v.float = true
 		for i := 0; i+4 <= len(b); i += 4 {
 			v.nums = append(v.nums, float64(math.Float32frombits(bo.Uint32(b[i:]))))
 		}
 	case 12:
+		v.float = true
 		for i := 0; i+8 <= len(b); i += 8 {
 			v.nums = append(v.nums, math.Float64frombits(bo.Uint64(b[i:])))
 		}
 	case 5, 10:
+		v.float = true
 		for i := 0; i+8 <= len(b); i += 8 {
 			var n, d float64
 			if e.typ == 5 {
@@ -221,8 +252,17 @@ func (f *tiffIFD) values(tag uint16) (pyVal, bool) {
 				v.nums = append(v.nums, n/d)
 			}
 		}
-	default: // BYTE, ASCII, UNDEFINED: bytes or a string
-		return pyVal{}, true
+	case 2: // load_string: one trailing NUL goes, latin-1
+		t := b
+		if len(t) > 0 && t[len(t)-1] == 0 {
+			t = t[:len(t)-1]
+		}
+		if n, ok := tiffEnum[tag][string(t)]; ok && isASCII(t) {
+			return pyVal{nums: []float64{n}, isNum: true}, true
+		}
+		return pyVal{str: true, raw: t}, true
+	default: // BYTE, UNDEFINED: bytes
+		return pyVal{raw: b, undef: e.typ == 7}, true
 	}
 	v.isNum = len(v.nums) > 0
 	return v, true
@@ -238,6 +278,112 @@ func (f *tiffIFD) single(tag uint16, def float64) (float64, bool, bool) {
 		return 0, false, true
 	}
 	return v.nums[0], true, true
+}
+
+func isASCII(b []byte) bool {
+	for _, c := range b {
+		if c >= 0x80 {
+			return false
+		}
+	}
+	return true
+}
+
+// pyInt is int(v) for a tag of one value: numbers truncate, and a str or
+// bytes is parsed as Python parses an int literal in base 10.
+func (f *tiffIFD) pyInt(tag uint16) (float64, error) {
+	v, ok := f.values(tag)
+	if !ok {
+		return 0, errTIFFIdentify // int(None)
+	}
+	if v.isNum {
+		x := v.nums[0]
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return 0, errTIFFIdentify
+		}
+		return math.Trunc(x), nil
+	}
+	if x, ok := parsePyInt(v.raw, v.str); ok {
+		return x, nil
+	}
+	return 0, fmt.Errorf("TIFF: invalid literal for int() with base 10: %q", v.raw)
+}
+
+// parsePyInt parses a base-10 int literal as int() does: surrounding
+// white space (for a str also NEL and NBSP), a sign, digits with single
+// underscores between them.
+func parsePyInt(b []byte, str bool) (float64, bool) {
+	space := func(c byte) bool {
+		return c == ' ' || (c >= 9 && c <= 13) || (str && (c == 0x85 || c == 0xA0))
+	}
+	for len(b) > 0 && space(b[0]) {
+		b = b[1:]
+	}
+	for len(b) > 0 && space(b[len(b)-1]) {
+		b = b[:len(b)-1]
+	}
+	neg := false
+	if len(b) > 0 && (b[0] == '+' || b[0] == '-') {
+		neg, b = b[0] == '-', b[1:]
+	}
+	if len(b) == 0 {
+		return 0, false
+	}
+	x := 0.0
+	for i, c := range b {
+		switch {
+		case c >= '0' && c <= '9':
+			x = x*10 + float64(c-'0')
+		case c == '_' && i > 0 && i+1 < len(b) && b[i-1] != '_' && b[i+1] >= '0' && b[i+1] <= '9':
+		default:
+			return 0, false
+		}
+	}
+	if neg {
+		x = -x
+	}
+	return x, true
+}
+
+func bytesNums(b []byte) []float64 {
+	out := make([]float64, len(b))
+	for i, c := range b {
+		out[i] = float64(c)
+	}
+	return out
+}
+
+// pyIdx is a coordinate as an int; a float one is only ever used where
+// Pillow refuses it (extFloat), or not at all (the mmap path).
+func pyIdx(x float64) int {
+	if math.IsNaN(x) || math.IsInf(x, 0) || math.Abs(x) > 1<<62 {
+		return 0
+	}
+	return int(x)
+}
+
+// checkResolution is _setup's dpi: with ResolutionUnit 3 (cm) it
+// multiplies both resolutions by 2.54, a TypeError for a str or bytes.
+func (f *tiffIFD) checkResolution() error {
+	truthy := func(tag uint16) (bool, bool) {
+		v, ok := f.values(tag)
+		if !ok {
+			return true, true // the default, 1
+		}
+		if v.isNum {
+			return v.nums[0] != 0, true
+		}
+		return len(v.raw) > 0 || v.undef, false
+	}
+	xt, xn := truthy(282)
+	yt, yn := truthy(283)
+	if !xt || !yt || (xn && yn) {
+		return nil
+	}
+	if u, ok, has := f.single(296, 0); has && ok && u == 3 {
+		return errTIFFIdentify // Image.open swallows the TypeError
+	}
+	return nil
 }
 
 func isInt(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) && x == math.Trunc(x) }
@@ -262,6 +408,8 @@ func keyNum(x float64) string {
 type tiffTile struct {
 	x0, y0, x1, y1 int
 	offset         float64
+	offFloat       bool // the offset is no int: seek refuses it
+	extFloat       bool // a coordinate is a float: setimage refuses it
 	rawmode        string
 	stride         int
 }
@@ -285,7 +433,10 @@ var tiffCompression = map[int]string{
 	32946: "tiff_deflate", 34676: "tiff_sgilog", 34677: "tiff_sgilog24", 34925: "lzma", 50000: "zstd", 50001: "webp",
 }
 
-var errTIFFIdentify = errors.New("TIFF: cannot identify image file")
+var (
+	errTIFFIdentify = errors.New("TIFF: cannot identify image file")
+	errTIFFOverflow = errors.New("TIFF: cannot fit 'int' into an offset-sized integer")
+)
 
 // tiffOpen is Image.open for a TIFF: the header, IFD 0 and _setup.
 func tiffOpen(data []byte) (*tiffFile, error) {
@@ -307,6 +458,9 @@ func tiffOpen(data []byte) (*tiffFile, error) {
 		first = uint64(bo.Uint32(data[4:]))
 	}
 	f := loadIFD(data, first, bo, big, first)
+	if f.overflow {
+		return nil, errTIFFOverflow
+	}
 	return tiffSetup(f)
 }
 
@@ -336,10 +490,13 @@ func tiffSetup(f *tiffIFD) (*tiffFile, error) {
 	if !ok {
 		fill = math.NaN()
 	}
-	w, ok1, has1 := f.single(256, 0)
-	h, ok2, has2 := f.single(257, 0)
-	if !has1 || !has2 || !ok1 || !ok2 || math.IsNaN(w) || math.IsNaN(h) || math.IsInf(w, 0) || math.IsInf(h, 0) {
-		return nil, errTIFFIdentify // int(None): Pillow cannot identify it
+	w, err := f.pyInt(256)
+	if err != nil {
+		return nil, err
+	}
+	h, err := f.pyInt(257)
+	if err != nil {
+		return nil, err
 	}
 	if w >= 1<<62 || h >= 1<<62 {
 		return nil, fmt.Errorf("image size %.0fx%.0f is too large", w, h)
@@ -351,10 +508,14 @@ func tiffSetup(f *tiffIFD) (*tiffFile, error) {
 
 	sf := []float64{1}
 	if v, ok := f.values(339); ok {
-		if !v.isNum {
-			sf = []float64{math.NaN()}
-		} else {
+		switch {
+		case v.isNum:
 			sf = v.nums
+		case !v.str && !v.undef && len(v.raw) > 1:
+			// BYTE: bytes, whose max and min are ints.
+			sf = bytesNums(v.raw)
+		default:
+			sf = []float64{math.NaN()}
 		}
 	}
 	if len(sf) > 1 {
@@ -431,6 +592,9 @@ func tiffSetup(f *tiffIFD) (*tiffFile, error) {
 		return nil, errors.New("TIFF: unknown pixel mode")
 	}
 	t.mode, t.rawmode = mr[0], mr[1]
+	if err := f.checkResolution(); err != nil {
+		return nil, err
+	}
 	xs, ys := t.w, t.h
 
 	t.libtiff = name != "raw"
@@ -448,40 +612,53 @@ func tiffSetup(f *tiffIFD) (*tiffFile, error) {
 			t.rawmode = "RGB"
 		}
 	} else {
-		var offsets pyVal
-		var tw, th float64
+		var offsets, wv, hv pyVal
 		if v, ok := f.values(273); ok {
 			offsets = v
-			th, ok, _ = f.single(278, float64(ys))
-			if !ok {
-				return nil, errors.New("TIFF: bad RowsPerStrip")
+			if hv, ok = f.values(278); !ok {
+				hv = pyVal{nums: []float64{float64(ys)}, isNum: true}
 			}
-			tw = float64(xs)
+			wv = pyVal{nums: []float64{float64(xs)}, isNum: true}
 		} else if v, ok := f.values(324); ok {
 			offsets = v
-			var has bool
-			if tw, ok, has = f.single(322, 0); !ok || !has {
+			if wv, ok = f.values(322); !ok {
 				return nil, errTIFFIdentify // x + None
 			}
-			if th, ok, has = f.single(323, 0); !ok || !has {
+			if hv, ok = f.values(323); !ok {
 				return nil, errTIFFIdentify
 			}
 		} else {
 			return nil, errors.New("TIFF: unknown data organization")
 		}
-		if !offsets.isNum || !isInt(tw) || !isInt(th) {
-			return nil, errors.New("TIFF: unknown data organization")
+		if !offsets.isNum && !offsets.str && !offsets.undef {
+			// BYTE offsets are bytes, whose items are ints.
+			offsets = pyVal{nums: bytesNums(offsets.raw), isNum: true}
+		}
+		if !wv.isNum || !hv.isNum {
+			return nil, errTIFFIdentify // int + str: TypeError
 		}
 		sumBits := 0.0
 		for _, b := range bps {
 			sumBits += b
 		}
-		x, y, layer := 0, 0, 0
-		iw, ih := int(tw), int(th)
-		for _, off := range offsets.nums {
+		// Python's arithmetic: a float (or Fraction) width or height makes
+		// the coordinates it touches floats, which the decoder refuses.
+		tw, th := wv.nums[0], hv.nums[0]
+		var x, y float64
+		xf, yf := false, false
+		layer := 0
+		nOffsets := len(offsets.nums)
+		if !offsets.isNum {
+			nOffsets = 1 // a 1-tuple of a str or bytes
+		}
+		for i := 0; i < nOffsets; i++ {
+			off, offFloat := math.NaN(), true
+			if offsets.isNum {
+				off, offFloat = offsets.nums[i], offsets.float
+			}
 			stride := 0.0
-			if x+iw > xs {
-				stride = float64(iw) * sumBits / 8
+			if x+tw > float64(xs) {
+				stride = tw * sumBits / 8
 			}
 			rm := t.rawmode
 			if planar == 2 {
@@ -491,12 +668,27 @@ func tiffSetup(f *tiffIFD) (*tiffFile, error) {
 				rm = t.rawmode[layer : layer+1]
 				stride /= float64(bpsCount)
 			}
-			t.tiles = append(t.tiles, tiffTile{x0: x, y0: y, x1: min(x+iw, xs), y1: min(y+ih, ys), offset: off, rawmode: rm, stride: int(stride)})
-			x += iw
-			if x >= xs {
-				x, y = 0, y+ih
-				if y >= ys {
-					x, y = 0, 0
+			if math.IsNaN(stride) || math.IsInf(stride, 0) {
+				return nil, errors.New("TIFF: cannot convert float NaN or infinity to integer")
+			}
+			x1, x1f := x+tw, xf || wv.float
+			if float64(xs) < x1 {
+				x1, x1f = float64(xs), false
+			}
+			y1, y1f := y+th, yf || hv.float
+			if float64(ys) < y1 {
+				y1, y1f = float64(ys), false
+			}
+			t.tiles = append(t.tiles, tiffTile{
+				x0: pyIdx(x), y0: pyIdx(y), x1: pyIdx(x1), y1: pyIdx(y1),
+				offset: off, offFloat: offFloat, extFloat: xf || yf || x1f || y1f,
+				rawmode: rm, stride: int(stride),
+			})
+			x, xf = x+tw, xf || wv.float
+			if x >= float64(xs) {
+				x, y, xf, yf = 0, y+th, false, yf || hv.float
+				if y >= float64(ys) {
+					x, y, xf, yf = 0, 0, false, false
 					layer++
 				}
 			}
@@ -505,11 +697,22 @@ func tiffSetup(f *tiffIFD) (*tiffFile, error) {
 
 	if t.mode == "P" || t.mode == "PA" {
 		v, ok := f.values(320)
-		if !ok || !v.isNum {
+		if !ok {
 			return nil, errors.New("TIFF: missing ColorMap")
+		}
+		if !v.isNum && !v.str && !v.undef {
+			v = pyVal{nums: bytesNums(v.raw), isNum: true} // BYTE: ints
+		}
+		if !v.isNum {
+			return nil, errTIFFIdentify // str // 256: TypeError
 		}
 		t.palette = make([]byte, len(v.nums))
 		for i, c := range v.nums {
+			// A float // 256 stays a float, which o8 refuses; a Fraction
+			// // 256 is an int (unless its denominator was 0: nan).
+			if math.IsNaN(c) || math.IsInf(c, 0) || (v.float && f.tags[320].typ >= 11) {
+				return nil, errTIFFIdentify
+			}
 			t.palette[i] = byte(int64(math.Floor(c/256)) & 255)
 		}
 	}
@@ -517,6 +720,62 @@ func tiffSetup(f *tiffIFD) (*tiffFile, error) {
 		t.orientation = int(o)
 	}
 	return t, nil
+}
+
+// checkExifIFDs is load_end's getexif on a file of one frame: Pillow
+// reads the Exif and GPS IFDs that IFD0 points to, and the Interop IFD
+// through the Exif one. A pointer it cannot seek to fails the load.
+func (f *tiffIFD) checkExifIFDs(data []byte) error {
+	if f.next != 0 && f.next != f.offset {
+		return nil // is_animated: load_end leaves the Exif alone
+	}
+	var exif *tiffIFD
+	for _, tag := range []uint16{34665, 34853, 40965} {
+		if _, ok := f.tags[tag]; !ok {
+			continue
+		}
+		src := f
+		if tag == 40965 {
+			// get_ifd(Interop) looks the pointer up in the Exif IFD.
+			if exif == nil {
+				return errors.New("TIFF: KeyError: the Interop IFD needs an Exif IFD")
+			}
+			if _, ok := exif.tags[40965]; !ok {
+				return errors.New("TIFF: KeyError: the Exif IFD has no Interop IFD")
+			}
+			src = exif
+		}
+		sub, err := src.subIFD(data, tag)
+		if err != nil {
+			return err
+		}
+		if tag == 34665 {
+			exif = sub
+		}
+	}
+	return nil
+}
+
+// subIFD is Exif._get_ifd_dict: a pointer that is no int (a float, str
+// or bytes) is skipped, a negative or huge one is an error.
+func (f *tiffIFD) subIFD(data []byte, tag uint16) (*tiffIFD, error) {
+	e := f.tags[tag]
+	v, _ := f.values(tag)
+	if !v.isNum || v.float {
+		return nil, nil // seek: TypeError, which Pillow swallows
+	}
+	off := v.nums[0]
+	if e.typ == 16 && f.bo.Uint64(e.data) >= 1<<63 {
+		return nil, errTIFFOverflow
+	}
+	if off < 0 {
+		return nil, fmt.Errorf("TIFF: Exif IFD offset %.0f: invalid argument", off)
+	}
+	sub := loadIFD(data, uint64(off), f.bo, f.big, 0)
+	if sub.overflow {
+		return nil, errTIFFOverflow
+	}
+	return sub, nil
 }
 
 // --- load -------------------------------------------------------------
@@ -571,6 +830,11 @@ func (t *tiffFile) load(data []byte) (*pilImage, error) {
 // loadRaw is ImageFile.load with Pillow's raw decoder, tile by tile.
 func (t *tiffFile) loadRaw(data []byte, im *pilImage) error {
 	tiles := t.tiles
+	for _, tl := range tiles {
+		if tl.offFloat {
+			return errors.New("TIFF: offset is not an integer") // seek: TypeError
+		}
+	}
 	if len(tiles) == 1 {
 		tl := tiles[0]
 		if tl.rawmode == t.mode && mapModes[t.mode] {
@@ -603,6 +867,11 @@ func (t *tiffFile) loadRaw(data []byte, im *pilImage) error {
 			}
 		}
 		dedup = append(dedup, tl)
+	}
+	for _, tl := range dedup {
+		if tl.extFloat {
+			return errors.New("TIFF: tile coordinates are not integers") // setimage: TypeError
+		}
 	}
 	errCode := -3
 	for _, tl := range dedup {

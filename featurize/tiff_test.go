@@ -101,3 +101,25 @@ func FuzzTIFF(f *testing.F) {
 		}
 	})
 }
+
+// int() of an ASCII or bytes tag value parses as Python's int literal
+// (measured with /usr/bin/python3).
+func TestTIFFPyInt(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		str  bool
+		want float64
+		ok   bool
+	}{
+		{"23", true, 23, true}, {" 23 ", true, 23, true}, {"\t23\n", false, 23, true},
+		{"2_3", true, 23, true}, {"0_5", false, 5, true}, {"+5", true, 5, true}, {"-5", true, -5, true},
+		{"0022", true, 22, true}, {"\xa023\x85", true, 23, true}, {"\xa023", false, 0, false},
+		{"_10", true, 0, false}, {"10_", true, 0, false}, {"1__0", true, 0, false}, {"", true, 0, false},
+		{"23\x00", true, 0, false}, {"0x5", true, 0, false}, {"5 5", true, 0, false}, {"\x1c23", true, 0, false},
+	} {
+		got, ok := parsePyInt([]byte(c.in), c.str)
+		if ok != c.ok || got != c.want {
+			t.Errorf("int(%q, str=%v) = %v, %v; want %v, %v", c.in, c.str, got, ok, c.want, c.ok)
+		}
+	}
+}

@@ -63,7 +63,8 @@ def tiffcp(data, *args):
 # --- a small TIFF writer for what no tool writes ------------------------
 
 SHORT, LONG, RATIONAL, BYTE, ASCII, UNDEF, SSHORT, LONG8 = 3, 4, 5, 1, 2, 7, 8, 16
-FMT = {1: "B", 2: "B", 3: "H", 4: "L", 7: "B", 8: "h", 9: "l", 11: "f", 12: "d", 16: "Q", 13: "L"}
+FMT = {1: "B", 2: "B", 3: "H", 4: "L", 6: "b", 7: "B", 8: "h", 9: "l", 11: "f", 12: "d", 16: "Q", 13: "L"}
+SBYTE, SLONG, DOUBLE = 6, 9, 12
 
 
 def build(w, h, blocks, tags, bo="<", big=False, sort=True, tiled=None, rps=None,
@@ -408,6 +409,165 @@ def main():
     bad["ifd-zero-entries.tif"] = bytes(zero)
     bad["tile-missing-width.tif"] = build(32, 16, [bytes(32 * 16 * 3)], base(2, 8, 3, more={322: None}), tiled=(32, 16))
     bad["rgb-jpeg-garbage-strip.tif"] = build(W2, H2, [b"\xff\xd8" + bytes(rng.integers(0, 256, 400, dtype=np.uint8))], base(6, 8, 3, 7), rps=H2)
+
+    # Tag values of the wrong type, as Pillow reads them: int() of an ASCII
+    # or digit-bytes ImageWidth works (raw path only: libtiff refuses it),
+    # an ASCII enum name is its number (cvt_enum), BYTE values are bytes
+    # (ints when iterated), floats and rationals are no file offsets or
+    # tile coordinates, a float ColorMap fails o8, and XResolution as text
+    # with ResolutionUnit cm fails the dpi arithmetic.
+    raw1 = [b"".join(rows(c8))]
+    def one(more, comp=1, blocks=None, **kw):
+        blk = blocks if blocks is not None else raw1
+        if comp == 8:
+            blk = deflate(blk)
+        kw.setdefault("rps", H)
+        return build(W, H, blk, base(2, 8, 3, comp, more=more), **kw)
+    good["type-width-ascii-raw.tif"] = one({256: (ASCII, b"23\0")})
+    good["type-height-ascii-nonul-raw.tif"] = one({257: (ASCII, b"17")})
+    good["type-width-ascii-padded-raw.tif"] = one({256: (ASCII, b" 23 \0")})
+    good["type-width-ascii-underscore-raw.tif"] = one({256: (ASCII, b"2_3\0")})
+    good["type-width-ascii-nbsp-raw.tif"] = one({256: (ASCII, b"\xa023\x85\0")})
+    good["type-width-bytes-digits-raw.tif"] = one({256: (BYTE, b"23")})
+    good["type-height-undefined-digits-raw.tif"] = one({257: (UNDEF, b"17")})
+    good["type-width-double-raw.tif"] = one({256: (DOUBLE, [23.0])})
+    good["type-width-sbyte-deflate.tif"] = one({256: (SBYTE, [23])}, 8)
+    good["type-compression-name-raw.tif"] = one({259: (ASCII, b"Uncompressed\0")})
+    good["type-photometric-name-raw.tif"] = one({262: (ASCII, b"RGB\0")})
+    good["type-photometric-name-deflate.tif"] = one({262: (ASCII, b"RGB\0")}, 8)
+    good["type-planar-name-separate-raw.tif"] = one({284: (ASCII, b"Separate\0")}, blocks=[b"".join(r.tobytes() for r in c8[:, :, k]) for k in range(3)])
+    good["type-sampleformat-byte3-raw.tif"] = one({339: (BYTE, [1, 1, 1])})
+    good["type-sampleformat-byte3-deflate.tif"] = one({339: (BYTE, [1, 1, 1])}, 8)
+    good["type-stripoffsets-byte-raw.tif"] = one({273: (BYTE, [8])})
+    good["type-stripbytecounts-ascii-raw.tif"] = one({279: (ASCII, b"8\0")})
+    good["type-orient-ascii6-raw.tif"] = one({274: (ASCII, b"6\0")})
+    good["type-orient-byte6-deflate.tif"] = one({274: (BYTE, [6])}, 8)
+    good["type-orient-double6-raw.tif"] = one({274: (DOUBLE, [6.0])})
+    good["type-rowsperstrip-double-over-height-raw.tif"] = one({278: (DOUBLE, [40.0])})
+    good["type-resolution-ascii-inch-raw.tif"] = one({282: (ASCII, b"72\0"), 283: (RATIONAL, [(72, 1)]), 296: (SHORT, [2])})
+    good["type-resolution-ascii-nounit-deflate.tif"] = one({282: (ASCII, b"72\0"), 283: (RATIONAL, [(72, 1)])}, 8)
+    good["type-resolution-zero-cm-raw.tif"] = one({282: (RATIONAL, [(0, 1)]), 283: (ASCII, b"72\0"), 296: (SHORT, [3])})
+    gl = pattern(W, H, 1)[:, :, 0]
+    ramp = list(range(0, 65536, 256))
+    def palfile(cmap, comp=1):
+        blk = [b"".join(rows(gl))]
+        if comp == 8:
+            blk = deflate(blk)
+        return build(W, H, blk, base(3, 8, 1, comp, more={320: cmap}), rps=H)
+    good["type-colormap-byte-raw.tif"] = palfile((BYTE, [v >> 8 for v in ramp] * 3))
+    good["type-colormap-rational-deflate.tif"] = palfile((RATIONAL, [(v, 1) for v in ramp[::-1]] * 3), 8)
+    bad["type-colormap-double-raw.tif"] = palfile((DOUBLE, [float(v) for v in ramp] * 3))
+    bad["type-colormap-double-deflate.tif"] = palfile((DOUBLE, [float(v) for v in ramp] * 3), 8)
+    good["type-l-rowsperstrip-rational-mmap.tif"] = build(W, H, [b"".join(rows(gl))], base(1, 8, 1, more={278: (RATIONAL, [(H, 1)])}), rps=H)
+    bad["type-l-rowsperstrip-rational-strips.tif"] = build(W, H, rows_to_strips(rows(gl), 5), base(1, 8, 1, more={278: (RATIONAL, [(5, 1)])}), rps=5)
+    t32 = [b"".join(rows(pattern(32, 16, 3)))]
+    good["type-tilewidth-double-edge-raw.tif"] = build(30, 16, t32, base(2, 8, 3, more={322: (DOUBLE, [32.0])}), tiled=(32, 16))
+    bad["type-tilelength-rational-raw.tif"] = build(32, 16, t32, base(2, 8, 3, more={323: (RATIONAL, [(16, 1)])}), tiled=(32, 16))
+    good["type-tilelength-rational-over-height-raw.tif"] = build(32, 16, t32, base(2, 8, 3, more={323: (RATIONAL, [(32, 1)])}), tiled=(32, 16))
+    good["type-tilewidth-byte-deflate.tif"] = build(32, 16, deflate(t32), base(2, 8, 3, 8, more={322: (BYTE, [32])}), tiled=(32, 16))
+    good["type-tileoffsets-byte-raw.tif"] = build(32, 16, t32, base(2, 8, 3, more={324: (BYTE, [8])}), tiled=(32, 16))
+    bad["type-tilewidth-double-raw.tif"] = build(32, 16, t32, base(2, 8, 3, more={322: (DOUBLE, [32.0])}), tiled=(32, 16))
+    bad["type-tilewidth-ascii-raw.tif"] = build(32, 16, t32, base(2, 8, 3, more={322: (ASCII, b"32\0")}), tiled=(32, 16))
+    bad["type-tilewidth-ascii-deflate.tif"] = build(32, 16, deflate(t32), base(2, 8, 3, 8, more={322: (ASCII, b"32\0")}), tiled=(32, 16))
+    bad["type-width-ascii-deflate.tif"] = one({256: (ASCII, b"23\0")}, 8)
+    bad["type-width-byte-raw.tif"] = one({256: (BYTE, [23])})
+    bad["type-width-undefined-raw.tif"] = one({256: (UNDEF, [23])})
+    bad["type-width-ascii-empty-raw.tif"] = one({256: (ASCII, b"\0")})
+    bad["type-width-ascii-2nul-raw.tif"] = one({256: (ASCII, b"23\0\0")})
+    bad["type-width-bytes-nbsp-raw.tif"] = one({256: (BYTE, b"\xa023")})
+    bad["type-compression-ascii1-raw.tif"] = one({259: (ASCII, b"1\0")})
+    bad["type-compression-byte-raw.tif"] = one({259: (BYTE, [1])})
+    bad["type-compression-name-jpeg.tif"] = one({259: (ASCII, b"JPEG\0")})
+    bad["type-photometric-ascii2-raw.tif"] = one({262: (ASCII, b"2\0")})
+    bad["type-photometric-byte-deflate.tif"] = one({262: (BYTE, [2])}, 8)
+    bad["type-bitspersample-byte-raw.tif"] = one({258: (BYTE, [8, 8, 8])})
+    bad["type-bitspersample-ascii-deflate.tif"] = one({258: (ASCII, b"8\0")}, 8)
+    bad["type-sampleformat-byte1-raw.tif"] = one({339: (BYTE, [1])})
+    bad["type-extrasamples-ascii-empty-raw.tif"] = one({338: (ASCII, b"\0")})
+    bad["type-samplesperpixel-ascii-raw.tif"] = one({277: (ASCII, b"3\0")})
+    bad["type-stripoffsets-ascii-raw.tif"] = one({273: (ASCII, b"8\0")})
+    bad["type-stripoffsets-undefined-raw.tif"] = one({273: (UNDEF, [8])})
+    bad["type-stripoffsets-double-raw.tif"] = one({273: (DOUBLE, [8.0])})
+    bad["type-stripoffsets-rational-raw.tif"] = one({273: (RATIONAL, [(8, 1)])})
+    bad["type-stripbytecounts-ascii-deflate.tif"] = one({279: (ASCII, b"8\0")}, 8)
+    bad["type-rowsperstrip-ascii-raw.tif"] = one({278: (ASCII, b"17\0")})
+    bad["type-rowsperstrip-double-raw.tif"] = one({278: (DOUBLE, [17.0])})
+    bad["type-rowsperstrip-rational-deflate.tif"] = one({278: (RATIONAL, [(5, 1)])}, 8)
+    bad["type-resolution-ascii-cm-raw.tif"] = one({282: (ASCII, b"72\0"), 283: (RATIONAL, [(72, 1)]), 296: (SHORT, [3])})
+    bad["type-resolution-byte-cm-deflate.tif"] = one({282: (RATIONAL, [(72, 1)]), 283: (BYTE, [72]), 296: (SHORT, [3])}, 8)
+    bad["type-resolutionunit-name-cm-raw.tif"] = one({282: (UNDEF, b"72"), 283: (RATIONAL, [(72, 1)]), 296: (ASCII, b"cm\0")})
+    bad["type-resolutionunit-double3-raw.tif"] = one({282: (ASCII, b"72\0"), 296: (DOUBLE, [3.0])})
+
+    # Exif (0x8769), GPS (0x8825) and Interop (0xA005) IFD pointers: on a
+    # file of one frame load_end reads them (getexif, get_ifd); a negative
+    # or 2^63+ pointer fails the load, a float, str or bytes one is
+    # skipped, one past the end or back at IFD0 reads as it can. Pillow
+    # does not look at them in a file of several frames.
+    def withexif(more, comp=1, trailer=b"", big=False):
+        return one(more, comp, trailer=trailer, big=big)
+    for name, tag in (("exif", 34665), ("gps", 34853)):
+        bad["%s-ptr-sshort-neg-raw.tif" % name] = withexif({tag: (SSHORT, [-5])})
+        bad["%s-ptr-slong-neg-deflate.tif" % name] = withexif({tag: (SLONG, [-100])}, 8)
+        good["%s-ptr-past-end-raw.tif" % name] = withexif({tag: (LONG, [0xFFFFFFF0])})
+        good["%s-ptr-ascii-deflate.tif" % name] = withexif({tag: (ASCII, b"8\0")}, 8)
+        good["%s-ptr-rational-raw.tif" % name] = withexif({tag: (RATIONAL, [(8, 1)])})
+    bad["exif-ptr-sbyte-neg-raw.tif"] = withexif({34665: (SBYTE, [-1])})
+    bad["exif-ptr-slong2-neg-raw.tif"] = withexif({34665: (SLONG, [-4, 8])})
+    good["exif-ptr-zero-raw.tif"] = withexif({34665: (LONG, [0])})
+    good["exif-ptr-byte-raw.tif"] = withexif({34665: (BYTE, [8])})
+    ifd0 = 8 + len(raw1[0])
+    good["exif-ptr-loop-ifd0-raw.tif"] = withexif({34665: (LONG, [ifd0])})
+    good["gps-ptr-loop-ifd0-deflate.tif"] = withexif({34853: (LONG, [8 + len(deflate(raw1)[0])])}, 8)
+    sub_at = len(withexif({34665: (LONG, [0])}))
+    exif_ifd = struct.pack("<HHHL4sL", 1, 0x9000, 7, 4, b"0230", 0)
+    good["exif-ptr-valid-raw.tif"] = withexif({34665: (LONG, [sub_at])}, trailer=exif_ifd)
+    interop_neg = struct.pack("<HHHLlL", 1, 40965, SLONG, 1, -8, 0)
+    interop_ok = struct.pack("<HHHLlL", 1, 40965, SLONG, 1, 8, 0)
+    # the Exif IFD's own Interop pointer is only read if IFD0 has one too
+    good["exif-interop-neg-unread-raw.tif"] = withexif({34665: (LONG, [sub_at])}, trailer=interop_neg)
+    sub_at2 = len(withexif({34665: (LONG, [0]), 40965: (LONG, [8])}))
+    good["interop-ptr-ok-raw.tif"] = withexif({34665: (LONG, [sub_at2]), 40965: (LONG, [8])}, trailer=interop_ok)
+    bad["interop-ptr-neg-raw.tif"] = withexif({34665: (LONG, [sub_at2]), 40965: (LONG, [8])}, trailer=interop_neg)
+    bad["interop-without-exif-raw.tif"] = withexif({40965: (LONG, [8])})
+    bad["interop-exif-lacks-it-raw.tif"] = withexif({34665: (LONG, [sub_at2]), 40965: (LONG, [8])}, trailer=exif_ifd)
+    good["bigtiff-exif-ptr-past-end.tif"] = withexif({34665: (LONG8, [2 ** 40])}, big=True)
+    bad["bigtiff-exif-ptr-2e63.tif"] = withexif({34665: (LONG8, [2 ** 63 + 5])}, big=True)
+    bad["bigtiff-exif-ptr-max.tif"] = withexif({34665: (LONG8, [2 ** 64 - 1])}, 8, big=True)
+    big_desc = bytearray(withexif({270: (ASCII, b"a description, long\0")}, big=True))
+    at = big_desc.find(struct.pack("<HHQ", 270, ASCII, 20))
+    big_desc[at + 12:at + 20] = struct.pack("<Q", 2 ** 63 + 1)
+    bad["bigtiff-tag-data-offset-2e63.tif"] = bytes(big_desc)
+    # Several frames: is_animated, so load_end leaves the Exif pointer alone.
+    def next_to(d, nxt):
+        d = bytearray(d)
+        ifd = struct.unpack("<L", d[4:8])[0]
+        n = struct.unpack("<H", d[ifd:ifd + 2])[0]
+        d[ifd + 2 + 12 * n:ifd + 6 + 12 * n] = struct.pack("<L", nxt)
+        return bytes(d)
+    neg = withexif({34665: (SSHORT, [-5])})
+    negifd = struct.unpack("<L", neg[4:8])[0]
+    good["exif-ptr-neg-2frames.tif"] = next_to(neg + neg, len(neg) + negifd)
+    good["gps-ptr-neg-next-past-end.tif"] = next_to(withexif({34853: (SLONG, [-100])}), 1 << 20)
+    bad["exif-ptr-neg-next-is-ifd0.tif"] = next_to(neg, negifd)
+
+    # Odd layouts: overlapping strips, StripByteCounts missing,
+    # PlanarConfiguration 0 and 3, SamplesPerPixel 0, a huge tag count.
+    strips6 = rows_to_strips(rows(c8), 6)
+    good["strips-overlap-raw.tif"] = build(W, H, strips6, base(2, 8, 3), rps=6, offsets=[8, 8, 8])
+    good["strips-overlap-deflate.tif"] = build(W, H, deflate(strips6), base(2, 8, 3, 8), rps=6, offsets=[8, 8, 8])
+    good["bytecounts-missing-raw.tif"] = one({279: None})
+    good["bytecounts-missing-deflate.tif"] = one({279: None}, 8)
+    good["planar3-raw.tif"] = one({284: (SHORT, [3])})
+    bad["planar3-deflate.tif"] = one({284: (SHORT, [3])}, 8)
+    bad["planar0-deflate.tif"] = one({284: (SHORT, [0])}, 8)
+    bad["planar0-separate-data-raw.tif"] = one({284: (SHORT, [0])}, blocks=[b"".join(r.tobytes() for r in c8[:, :, k]) for k in range(3)])
+    bad["spp0-raw.tif"] = one({277: (SHORT, [0])})
+    bad["spp0-deflate.tif"] = one({277: (SHORT, [0])}, 8)
+    for name, tag, ok in (("before", 270, False), ("after", 33432, True)):
+        d = bytearray(one({tag: (ASCII, b"hi\0")}))
+        at = d.find(struct.pack("<HHL", tag, ASCII, 3))
+        d[at + 4:at + 8] = struct.pack("<L", 0x7FFFFFFF)
+        (good if ok else bad)["huge-count-%s-strips.tif" % name] = bytes(d)
 
     total = 0
     for name, data in sorted({**good, **bad}.items()):
