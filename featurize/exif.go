@@ -37,10 +37,6 @@ type ifdEntry struct {
 	bo    binary.ByteOrder
 }
 
-// ifdUnit is the size of one value of each type Pillow loads (others are
-// skipped).
-var ifdUnit = map[uint16]uint64{1: 1, 2: 1, 3: 2, 4: 4, 5: 8, 6: 1, 7: 1, 8: 2, 9: 4, 10: 8, 11: 4, 12: 8, 13: 4, 16: 8}
-
 // tiffPrefix reports a TIFF header Pillow accepts (PREFIXES) and its byte
 // order.
 func tiffPrefix(b []byte) (binary.ByteOrder, bool) {
@@ -57,66 +53,12 @@ func tiffPrefix(b []byte) (binary.ByteOrder, bool) {
 }
 
 // readIFD is ImageFileDirectory_v2.load on b (the whole TIFF structure)
-// at off: entries are read until one cannot be (Pillow's OSError ends the
-// loop and keeps what it had); a later duplicate tag replaces an earlier.
+// at off (loadIFD, shared with the TIFF decoder), keyed for getexif.
 func readIFD(b []byte, bo binary.ByteOrder, off uint64, big bool) map[uint16]ifdEntry {
-	tags := map[uint16]ifdEntry{}
-	n := uint64(len(b))
-	cntSize, entSize, inline := uint64(2), uint64(12), uint64(4)
-	if big {
-		cntSize, entSize, inline = 8, 20, 8
-	}
-	if off > n || n-off < cntSize {
-		return tags
-	}
-	var count uint64
-	if big {
-		count = bo.Uint64(b[off:])
-	} else {
-		count = uint64(bo.Uint16(b[off:]))
-	}
-	pos := off + cntSize
-	for i := uint64(0); i < count; i++ {
-		if pos > n || n-pos < entSize {
-			return tags
-		}
-		e := b[pos : pos+entSize]
-		pos += entSize
-		tag, typ := bo.Uint16(e), bo.Uint16(e[2:])
-		var cnt uint64
-		var val []byte
-		if big {
-			cnt, val = bo.Uint64(e[4:]), e[12:20]
-		} else {
-			cnt, val = uint64(bo.Uint32(e[4:])), e[8:12]
-		}
-		unit, ok := ifdUnit[typ]
-		if !ok {
-			continue
-		}
-		if cnt > math.MaxUint64/8 {
-			return tags // _safe_read of more than the file: OSError
-		}
-		size := cnt * unit
-		var data []byte
-		if size > inline {
-			var at uint64
-			if big {
-				at = bo.Uint64(val)
-			} else {
-				at = uint64(bo.Uint32(val))
-			}
-			if at > n || n-at < size {
-				return tags
-			}
-			data = b[at : at+size]
-		} else {
-			data = val[:size]
-		}
-		if size == 0 {
-			continue
-		}
-		tags[tag] = ifdEntry{typ: typ, count: cnt, data: data, bo: bo}
+	f := loadIFD(b, off, bo, big, 0)
+	tags := make(map[uint16]ifdEntry, len(f.tags))
+	for t, e := range f.tags {
+		tags[t] = ifdEntry{typ: e.typ, count: uint64(len(e.data) / tiffTypeSize[e.typ]), data: e.data, bo: bo}
 	}
 	return tags
 }
@@ -431,7 +373,7 @@ func (e ifdEntry) values(first bool) pyValues {
 	case 11, 12:
 		v.kind = 'f'
 	}
-	unit := int(ifdUnit[e.typ])
+	unit := tiffTypeSize[e.typ]
 	for i := 0; i+unit <= len(e.data); i += unit {
 		d, bo := e.data[i:], e.bo
 		var x float64

@@ -1,7 +1,6 @@
 package featurize
 
 import (
-	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -20,12 +19,8 @@ import (
 // isTIFFMagic reports the byte orders and versions Pillow's TIFF plugin
 // accepts (TiffImagePlugin.PREFIXES), BigTIFF included.
 func isTIFFMagic(b []byte) bool {
-	for _, p := range []string{"MM\x00\x2A", "II\x2A\x00", "MM\x2A\x00", "II\x00\x2A", "MM\x00\x2B", "II\x2B\x00"} {
-		if bytes.HasPrefix(b, []byte(p)) {
-			return true
-		}
-	}
-	return false
+	_, ok := tiffPrefix(b)
+	return ok
 }
 
 // decodeTIFF decodes frame 0 of a TIFF with its Orientation tag applied
@@ -64,7 +59,8 @@ func (d *Decoder) decodeTIFF(data []byte) (*RGB, error) {
 
 // --- IFD --------------------------------------------------------------
 
-// tiffTypeSize is the unit size of each tag type Pillow knows.
+// tiffTypeSize is the unit size of each tag type Pillow loads (others are
+// skipped), for the TIFF decoder and getexif alike.
 var tiffTypeSize = map[uint16]int{1: 1, 2: 1, 3: 2, 4: 4, 5: 8, 6: 1, 7: 1, 8: 2, 9: 4, 10: 8, 11: 4, 12: 8, 13: 4, 16: 8}
 
 type tiffEntry struct {
