@@ -64,18 +64,7 @@ def lzw_literals(indices, m, end_at=None):
         codes.append(v & (clear - 1) if clear > 1 else 0)
         run += 1
     codes.append(end)
-    acc = nbits = 0
-    out = bytearray()
-    for c in codes:
-        acc |= c << nbits
-        nbits += width
-        while nbits >= 8:
-            out.append(acc & 255)
-            acc >>= 8
-            nbits -= 8
-    if nbits:
-        out.append(acc & 255)
-    return bytes(out)
+    return pack(codes, width)
 
 
 def lzw(indices, m):
@@ -108,25 +97,19 @@ def lzw(indices, m):
     if w:
         codes.append((table[w], width))
     codes.append((end, width))
-    acc = nbits = 0
-    out = bytearray()
-    for c, wd in codes:
-        acc |= c << nbits
-        nbits += wd
-        while nbits >= 8:
-            out.append(acc & 255)
-            acc >>= 8
-            nbits -= 8
-    if nbits:
-        out.append(acc & 255)
-    return bytes(out)
+    return pack_widths(codes)
 
 
 def pack(codes, width):
     """Codes of one width, LSB first."""
+    return pack_widths((c, width) for c in codes)
+
+
+def pack_widths(codes):
+    """(code, width) pairs, LSB first."""
     acc = nbits = 0
     out = bytearray()
-    for c in codes:
+    for c, width in codes:
         acc |= c << nbits
         nbits += width
         while nbits >= 8:

@@ -16,13 +16,13 @@ out of order, so a small baseline encoder below writes them (grey, YCbCr
 4:4:4 or YCCK, Huffman tables taken from a file Pillow wrote, so they are
 libjpeg's standard ones). Deterministic: no randomness, no timestamps.
 """
-import os
-import sys
 import struct
 import io
 
 import numpy as np
 from PIL import Image
+
+from common import write_class
 
 ZIGZAG = [
     0, 1, 8, 16, 9, 2, 3, 10, 17, 24, 32, 25, 18, 11, 4, 5,
@@ -500,17 +500,7 @@ def variants():
 
 
 def main():
-    outdir = sys.argv[1] if len(sys.argv) > 1 else os.path.join(
-        os.path.dirname(os.path.abspath(__file__)), "..", "..", "featurize", "testdata", "corpus", "jpeg")
-    os.makedirs(outdir, exist_ok=True)
-    for f in os.listdir(outdir):
-        os.remove(os.path.join(outdir, f))
-    total = 0
-    for name, data in sorted(variants().items()):
-        with open(os.path.join(outdir, name), "wb") as f:
-            f.write(data)
-        total += len(data)
-    print("%d files, %d bytes" % (len(os.listdir(outdir)), total))
+    write_class("jpeg", variants())
 
 
 if __name__ == "__main__":

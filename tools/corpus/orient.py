@@ -24,6 +24,8 @@ sys.dont_write_bytecode = True  # no __pycache__ in the repository
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import png as pngc  # noqa: E402
 
+from common import write_class
+
 
 def picture(w, h, seed, mode="RGB"):
     """An asymmetric picture, so every transposition shows."""
@@ -282,17 +284,7 @@ def variants():
 
 
 def main():
-    outdir = sys.argv[1] if len(sys.argv) > 1 else os.path.join(
-        os.path.dirname(os.path.abspath(__file__)), "..", "..", "featurize", "testdata", "corpus", "orient")
-    os.makedirs(outdir, exist_ok=True)
-    for f in os.listdir(outdir):
-        os.remove(os.path.join(outdir, f))
-    total = 0
-    for name, data in sorted(variants().items()):
-        with open(os.path.join(outdir, name), "wb") as f:
-            f.write(data)
-        total += len(data)
-    print("%d files, %d bytes" % (len(os.listdir(outdir)), total))
+    write_class("orient", variants())
 
 
 if __name__ == "__main__":

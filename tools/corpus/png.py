@@ -12,13 +12,13 @@ Pillow is the judge: no file says what the verdict should be.
 Deterministic: no randomness, no timestamps.
 """
 import io
-import os
 import struct
-import sys
 import zlib
 
 import numpy as np
 from PIL import Image
+
+from common import write_class
 
 MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -215,17 +215,7 @@ def _bad_crc(png, cid):
 
 
 def main():
-    outdir = sys.argv[1] if len(sys.argv) > 1 else os.path.join(
-        os.path.dirname(os.path.abspath(__file__)), "..", "..", "featurize", "testdata", "corpus", "png")
-    os.makedirs(outdir, exist_ok=True)
-    for f in os.listdir(outdir):
-        os.remove(os.path.join(outdir, f))
-    total = 0
-    for name, data in sorted(variants().items()):
-        with open(os.path.join(outdir, name), "wb") as f:
-            f.write(data)
-        total += len(data)
-    print("%d files, %d bytes" % (len(os.listdir(outdir)), total))
+    write_class("png", variants())
 
 
 if __name__ == "__main__":
