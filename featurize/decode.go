@@ -203,8 +203,8 @@ func (d *Decoder) decodeStd(data []byte, format string) (*RGB, error) {
 	return &RGB{W: w, H: h, Pix: d.pix}, nil
 }
 
-// toRGB writes m into dst (w x h, packed RGB), compositing alpha on
-// white. 16-bit samples keep their high byte, as
+// toRGB writes m, from Go's PNG decoder, into dst (w x h, packed RGB),
+// compositing alpha on white. 16-bit samples keep their high byte, as
 // Pillow's unpackers do.
 func toRGB(m image.Image, dst []uint8, w, h int) {
 	b := m.Bounds()
@@ -261,15 +261,6 @@ func toRGB(m image.Image, dst []uint8, w, h int) {
 				}
 			}
 		}
-	case *image.CMYK:
-		var px [3]uint8
-		for y := b.Min.Y; y < b.Max.Y; y++ {
-			for x := b.Min.X; x < b.Max.X; x++ {
-				c := im.CMYKAt(x, y)
-				cmykToRGB(px[:], c.C, c.M, c.Y, c.K)
-				put(x, y, px[0], px[1], px[2])
-			}
-		}
 	case *image.Gray16:
 		for y := b.Min.Y; y < b.Max.Y; y++ {
 			for x := b.Min.X; x < b.Max.X; x++ {
@@ -286,7 +277,7 @@ func toRGB(m image.Image, dst []uint8, w, h int) {
 			}
 		}
 	default:
-		// RGBA64, YCbCr, NYCbCrA and anything else: through NRGBA.
+		// RGBA64 and anything else: through NRGBA.
 		for y := b.Min.Y; y < b.Max.Y; y++ {
 			for x := b.Min.X; x < b.Max.X; x++ {
 				r, g, bl, a := m.At(x, y).RGBA()
